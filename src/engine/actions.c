@@ -1,0 +1,187 @@
+/*
+ * engine/actions.c: the action list and its public accessors.
+ */
+#include "engine/actions.h"
+
+#include <string.h>
+
+int craft_actions_create(const craft_allocator *allocator, craft_actions **out)
+{
+    struct craft_alloc al;
+    if (out == NULL) {
+        return CRAFT_EINVAL;
+    }
+    int rv = craft_alloc_from_public(allocator, &al);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    struct craft_actions *a = craft_calloc(&al, sizeof(*a));
+    if (a == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    a->alloc = al;
+    *out = a;
+    return CRAFT_OK;
+}
+
+void craft_actions_free(craft_actions *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    struct craft_alloc al = a->alloc;
+    craft_free(&al, a->v);
+    craft_free(&al, a->enc);
+    craft_free(&al, a);
+}
+
+int craft_actions_reserve(struct craft_actions *a, size_t n)
+{
+    void *v = a->v;
+    int rv = craft_grow(&a->alloc, &v, &a->cap, n, sizeof(*a->v));
+    a->v = v;
+    return rv;
+}
+
+void craft_actions_clear(struct craft_actions *a)
+{
+    a->n = 0;
+    a->encoded = 0;
+}
+
+struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
+{
+    struct craft_action *x = &a->v[a->n++];
+    memset(x, 0, sizeof(*x));
+    x->type = type;
+    return x;
+}
+
+void craft_actions_resolve(struct craft_actions *a, const struct craft_log *l)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        struct craft_action *x = &a->v[i];
+        if (x->count == 0 || x->type == CRAFT_ACTION_PROPOSE_RESULT) {
+            continue;
+        }
+        const struct craft_entry *e = craft_log_get(l, x->index);
+        if (x->type == CRAFT_ACTION_SEND) {
+            x->msg.entries = e;
+            x->msg.n_entries = (size_t)x->count;
+        } else {
+            x->entries = e;
+        }
+    }
+}
+
+/* ---- public accessors ---------------------------------------------- */
+
+static const struct craft_action *at(const craft_actions *a, size_t i)
+{
+    return (a != NULL && i < a->n) ? &a->v[i] : NULL;
+}
+
+size_t craft_actions_count(const craft_actions *a)
+{
+    return a != NULL ? a->n : 0;
+}
+
+int craft_action_type(const craft_actions *a, size_t i)
+{
+    const struct craft_action *x = at(a, i);
+    return x != NULL ? (int)x->type : CRAFT_EINVAL;
+}
+
+#define CRAFT_ACTION_FIELD(name, rtype, expr)                                 \
+    rtype craft_action_##name(const craft_actions *a, size_t i)               \
+    {                                                                         \
+        const struct craft_action *x = at(a, i);                              \
+        return x != NULL ? (rtype)(expr) : (rtype)0;                          \
+    }
+
+CRAFT_ACTION_FIELD(term, uint64_t, x->term)
+CRAFT_ACTION_FIELD(index, uint64_t, x->index)
+CRAFT_ACTION_FIELD(vote, uint64_t, x->vote)
+CRAFT_ACTION_FIELD(peer, uint64_t,
+                   x->type == CRAFT_ACTION_SEND ? x->msg.to : 0)
+CRAFT_ACTION_FIELD(leader, uint64_t, x->leader)
+CRAFT_ACTION_FIELD(id, uint64_t, x->id)
+CRAFT_ACTION_FIELD(role, int, x->role)
+CRAFT_ACTION_FIELD(status, int, x->status)
+CRAFT_ACTION_FIELD(count, size_t, x->count)
+
+int craft_action_entry(const craft_actions *a, size_t i, size_t k,
+                       uint64_t *term, uint32_t *type, const void **data,
+                       size_t *len)
+{
+    const struct craft_action *x = at(a, i);
+    if (x == NULL ||
+        (x->type != CRAFT_ACTION_APPEND && x->type != CRAFT_ACTION_APPLY) ||
+        k >= x->count) {
+        return CRAFT_EINVAL;
+    }
+    const struct craft_entry *e = &x->entries[k];
+    if (term != NULL) {
+        *term = e->term;
+    }
+    if (type != NULL) {
+        *type = e->type;
+    }
+    if (data != NULL) {
+        *data = e->data;
+    }
+    if (len != NULL) {
+        *len = e->len;
+    }
+    return CRAFT_OK;
+}
+
+/* Encodes every SEND of the list at once into one buffer, so pointers
+ * handed out earlier stay valid when later ones are asked for. */
+static int encode_all(struct craft_actions *a)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].type == CRAFT_ACTION_SEND) {
+            total += craft_msg_encoded_size(&a->v[i].msg);
+        }
+    }
+    if (total > a->enc_cap) {
+        uint8_t *p = craft_realloc(&a->alloc, a->enc, total);
+        if (p == NULL) {
+            return CRAFT_ENOMEM;
+        }
+        a->enc = p;
+        a->enc_cap = total;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        struct craft_action *x = &a->v[i];
+        if (x->type == CRAFT_ACTION_SEND) {
+            x->enc_off = off;
+            x->enc_len = craft_msg_encode(&x->msg, a->enc + off);
+            off += x->enc_len;
+        }
+    }
+    a->encoded = 1;
+    return CRAFT_OK;
+}
+
+int craft_action_message(craft_actions *a, size_t i, const void **data,
+                         size_t *len)
+{
+    const struct craft_action *x = at(a, i);
+    if (x == NULL || x->type != CRAFT_ACTION_SEND || data == NULL ||
+        len == NULL) {
+        return CRAFT_EINVAL;
+    }
+    if (!a->encoded) {
+        int rv = encode_all(a);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
+    }
+    *data = a->enc + x->enc_off;
+    *len = x->enc_len;
+    return CRAFT_OK;
+}

@@ -1,0 +1,50 @@
+/*
+ * engine/actions.h: the ordered action list a step produces.
+ *
+ * Actions that carry entries record (index, count) while the step runs and
+ * get their pointers resolved against the log when the step ends
+ * (craft_actions_resolve), so the log may grow or move during the step.
+ */
+#ifndef CRAFT_ENGINE_ACTIONS_H
+#define CRAFT_ENGINE_ACTIONS_H
+
+#include "codec/message.h"
+#include "engine/log.h"
+#include "util/alloc.h"
+
+struct craft_action {
+    uint32_t type;
+    int32_t status;
+    int32_t role;
+    uint64_t term;
+    uint64_t index;
+    uint64_t vote;
+    uint64_t leader;
+    uint64_t id;
+    uint64_t count; /* entries (APPEND, APPLY, SEND), batch (PROPOSE_RESULT) */
+    const struct craft_entry *entries;
+    struct craft_msg msg; /* SEND; msg.entries resolved with entries */
+    size_t enc_off;       /* SEND: offset of its bytes in enc */
+    size_t enc_len;
+};
+
+struct craft_actions {
+    struct craft_alloc alloc;
+    struct craft_action *v;
+    size_t n;
+    size_t cap;
+    uint8_t *enc; /* wire bytes of every SEND, encoded on first request */
+    size_t enc_cap;
+    int encoded;
+};
+
+/* Makes room for n actions so that pushes cannot fail. */
+int craft_actions_reserve(struct craft_actions *a, size_t n);
+void craft_actions_clear(struct craft_actions *a);
+/* Pushes a zeroed action of the given type; room must be reserved. */
+struct craft_action *craft_actions_push(struct craft_actions *a,
+                                        uint32_t type);
+/* Resolves entry pointers of every action against the log. */
+void craft_actions_resolve(struct craft_actions *a, const struct craft_log *l);
+
+#endif /* CRAFT_ENGINE_ACTIONS_H */

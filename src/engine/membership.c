@@ -1,0 +1,90 @@
+/*
+ * engine/membership.c: the current configuration and quorum arithmetic.
+ *
+ * A server uses the latest configuration in its log, committed or not
+ * (thesis §4.1); when that entry is truncated away it falls back to the
+ * previous one.
+ */
+#include "engine/engine.h"
+
+#include <string.h>
+
+int craft_conf_index_of(const struct craft_engine *e, uint64_t id)
+{
+    return craft_conf_find(&e->conf, id);
+}
+
+int craft_is_voter(const struct craft_engine *e, uint64_t id)
+{
+    int k = craft_conf_find(&e->conf, id);
+    return k >= 0 && e->conf.m[k].role == CRAFT_MEMBER_VOTER;
+}
+
+uint32_t craft_quorum(const struct craft_engine *e)
+{
+    return craft_conf_voters(&e->conf) / 2 + 1;
+}
+
+/*
+ * Installs c as the configuration, keeping the progress of members that
+ * stay (by id) and starting new ones in PROBE at the end of the log.
+ * The in-flight rings are fixed slices of inflight_buf, one per slot, so
+ * moving a member to another slot copies its ring contents.
+ */
+void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
+                    uint64_t index)
+{
+    struct craft_progress old[CRAFT_MAX_MEMBERS];
+    struct craft_conf prev = e->conf;
+    uint32_t cap = e->opts.max_inflight;
+    memcpy(old, e->prs, sizeof(old));
+
+    for (uint32_t k = 0; k < c->n; k++) {
+        struct craft_progress *p = &e->prs[k];
+        uint64_t *ring = e->inflight_buf + (size_t)k * cap;
+        int j = craft_conf_find(&prev, c->m[k].id);
+        if (j >= 0 && (uint32_t)j == k) {
+            continue; /* same slot: untouched */
+        }
+        memset(p, 0, sizeof(*p));
+        p->inflight = ring;
+        p->in_cap = cap;
+        if (j >= 0) {
+            /* Keep the known match; restart flow control in PROBE rather
+             * than copying a ring another slot may overwrite. */
+            p->match = old[j].match;
+            p->recent_active = old[j].recent_active;
+        }
+        craft_progress_reset(p, CRAFT_PROGRESS_PROBE,
+                             craft_log_last(&e->log) + 1);
+    }
+    e->conf = *c;
+    e->conf_index = index;
+}
+
+void craft_conf_on_append(struct craft_engine *e, uint64_t index)
+{
+    const struct craft_entry *en = craft_log_get(&e->log, index);
+    struct craft_conf c;
+    /* Entries reach the log only after their CONFIG payload decoded (a
+     * proposal is built by the engine, a received entry is checked in
+     * step.c), so this cannot fail. */
+    if (craft_conf_decode(en->data, en->len, &c) == CRAFT_OK) {
+        craft_conf_set(e, &c, index);
+    }
+}
+
+void craft_conf_rollback(struct craft_engine *e)
+{
+    if (e->conf_index <= craft_log_last(&e->log)) {
+        return;
+    }
+    for (uint64_t i = craft_log_last(&e->log); i > e->log.snap_index; i--) {
+        if (craft_log_get(&e->log, i)->type == CRAFT_ENTRY_CONFIG) {
+            craft_conf_on_append(e, i);
+            return;
+        }
+    }
+    struct craft_conf c = e->snap_conf;
+    craft_conf_set(e, &c, e->snap_conf_index);
+}

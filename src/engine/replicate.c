@@ -1,0 +1,229 @@
+/*
+ * engine/replicate.c: the leader side of log replication (§5.3) with
+ * per-peer flow control: probe one append at a time until the follower's
+ * log matches, then pipeline up to max_inflight appends of at most
+ * max_msg_bytes each.
+ */
+#include "engine/engine.h"
+
+#include <stddef.h>
+
+static struct craft_action *action_of(struct craft_msg *m)
+{
+    return (struct craft_action *)(void *)((char *)m -
+                                           offsetof(struct craft_action, msg));
+}
+
+static int paused(const struct craft_progress *p)
+{
+    switch (p->state) {
+    case CRAFT_PROGRESS_PROBE:
+        return p->probe_sent;
+    case CRAFT_PROGRESS_REPLICATE:
+        return craft_progress_full(p);
+    default:
+        return 1;
+    }
+}
+
+/* How many entries from `from` fit in one message: at least one, then as
+ * many as stay within max_msg_bytes. */
+static uint64_t batch_len(const struct craft_engine *e, uint64_t from,
+                          uint64_t last)
+{
+    uint64_t n = 0;
+    size_t bytes = 0;
+    for (uint64_t i = from; i <= last; i++) {
+        size_t len = craft_log_get(&e->log, i)->len;
+        if (n > 0 && bytes + len > e->opts.max_msg_bytes) {
+            break;
+        }
+        bytes += len;
+        n++;
+    }
+    return n;
+}
+
+/* Sends one append starting at p->next. Returns 0 when nothing was sent. */
+static int send_one(struct craft_engine *e, int slot, int allow_empty)
+{
+    struct craft_progress *p = &e->prs[slot];
+    uint64_t last = craft_log_last(&e->log);
+    uint64_t prev = p->next - 1;
+    if (prev < e->log.snap_index) {
+        /* The entries this peer needs are compacted: it needs a snapshot
+         * (sent by the snapshot module once it exists). */
+        p->state = CRAFT_PROGRESS_SNAPSHOT;
+        return 0;
+    }
+    uint64_t n = p->next <= last ? batch_len(e, p->next, last) : 0;
+    if (n == 0 && !allow_empty) {
+        return 0;
+    }
+    struct craft_msg *m =
+        craft_send_independent(e, CRAFT_MSG_APPEND, e->conf.m[slot].id);
+    m->index = prev;
+    m->log_term = craft_log_term(&e->log, prev);
+    m->commit = e->commit;
+    if (n > 0) {
+        struct craft_action *x = action_of(m);
+        x->index = p->next;
+        x->count = n;
+    }
+    if (p->state == CRAFT_PROGRESS_REPLICATE) {
+        /* Optimistic: assume it arrives, keep streaming. */
+        p->next += n;
+        craft_progress_inflight_add(p, prev + n);
+    } else {
+        p->probe_sent = 1;
+    }
+    return 1;
+}
+
+void craft_send_append(struct craft_engine *e, int slot, int allow_empty)
+{
+    struct craft_progress *p = &e->prs[slot];
+    if (e->conf.m[slot].id == e->id) {
+        return;
+    }
+    while (!paused(p)) {
+        if (!send_one(e, slot, allow_empty)) {
+            return;
+        }
+        allow_empty = 0;
+        if (p->state != CRAFT_PROGRESS_REPLICATE ||
+            p->next > craft_log_last(&e->log)) {
+            return;
+        }
+    }
+}
+
+void craft_broadcast_append(struct craft_engine *e)
+{
+    for (uint32_t k = 0; k < e->conf.n; k++) {
+        craft_send_append(e, (int)k, 1);
+    }
+}
+
+void craft_broadcast_heartbeat(struct craft_engine *e)
+{
+    for (uint32_t k = 0; k < e->conf.n; k++) {
+        uint64_t id = e->conf.m[k].id;
+        if (id == e->id) {
+            continue;
+        }
+        struct craft_msg *m =
+            craft_send_independent(e, CRAFT_MSG_HEARTBEAT, id);
+        /* Only what the follower is known to hold may be committed on
+         * its side: its log may still diverge past match. */
+        uint64_t match = e->prs[k].match;
+        m->commit = match < e->commit ? match : e->commit;
+    }
+}
+
+/*
+ * The leader's view of where the follower's log may match, from the
+ * conflict hint (§5.3, "the follower can include the term of the
+ * conflicting entry and the first index it stores for that term"): the
+ * last index <= hint_index whose term is <= hint_term.
+ */
+static uint64_t conflict_probe(const struct craft_engine *e, uint64_t index,
+                               uint64_t term)
+{
+    while (index > e->log.snap_index &&
+           craft_log_term(&e->log, index) > term) {
+        index--;
+    }
+    return index;
+}
+
+static void on_reject(struct craft_engine *e, int slot,
+                      const struct craft_msg *m)
+{
+    struct craft_progress *p = &e->prs[slot];
+    if (p->state == CRAFT_PROGRESS_REPLICATE) {
+        if (m->index <= p->match) {
+            return; /* stale */
+        }
+        craft_progress_reset(p, CRAFT_PROGRESS_PROBE, p->match + 1);
+    } else if (m->index != p->next - 1) {
+        return; /* stale: answers a probe we no longer wait for */
+    }
+    uint64_t hint = m->hint_index;
+    if (m->hint_term > 0) {
+        hint = conflict_probe(e, m->hint_index, m->hint_term);
+    }
+    uint64_t next = hint + 1;
+    if (next > m->index) {
+        next = m->index;
+    }
+    if (next < p->match + 1) {
+        next = p->match + 1;
+    }
+    if (next < 1) {
+        next = 1;
+    }
+    p->next = next;
+    p->probe_sent = 0;
+    craft_send_append(e, slot, 1);
+}
+
+void craft_on_append_resp(struct craft_engine *e, const struct craft_msg *m)
+{
+    int slot = craft_conf_index_of(e, m->from);
+    if (slot < 0) {
+        return;
+    }
+    struct craft_progress *p = &e->prs[slot];
+    p->recent_active = 1;
+    if (m->flags & CRAFT_MSG_F_REJECT) {
+        on_reject(e, slot, m);
+        return;
+    }
+    if (m->index > craft_log_last(&e->log)) {
+        return; /* cannot acknowledge what we never sent */
+    }
+    int updated = 0;
+    if (m->index > p->match) {
+        p->match = m->index;
+        updated = 1;
+    }
+    if (p->next < m->index + 1) {
+        p->next = m->index + 1;
+    }
+    p->probe_sent = 0;
+    if (p->state == CRAFT_PROGRESS_PROBE) {
+        /* The logs match up to index: switch to streaming. */
+        craft_progress_reset(p, CRAFT_PROGRESS_REPLICATE, p->match + 1);
+    } else if (p->state == CRAFT_PROGRESS_REPLICATE) {
+        craft_progress_inflight_free(p, m->index);
+    }
+    if (updated) {
+        craft_maybe_commit(e);
+        if (e->role != CRAFT_ROLE_LEADER) {
+            return;
+        }
+    }
+    craft_send_append(e, slot, 0);
+}
+
+void craft_on_heartbeat_resp(struct craft_engine *e,
+                             const struct craft_msg *m)
+{
+    int slot = craft_conf_index_of(e, m->from);
+    if (slot < 0) {
+        return;
+    }
+    struct craft_progress *p = &e->prs[slot];
+    p->recent_active = 1;
+    /* A heartbeat answer unblocks a probe whose append may have been
+     * lost, and restarts a stalled pipeline. */
+    p->probe_sent = 0;
+    if (p->state == CRAFT_PROGRESS_REPLICATE && craft_progress_full(p)) {
+        p->in_head = 0;
+        p->in_count = 0;
+    }
+    if (p->match < craft_log_last(&e->log)) {
+        craft_send_append(e, slot, 1);
+    }
+}

@@ -1,0 +1,332 @@
+/*
+ * engine/step.c: validating an event, reserving what it may need, and
+ * dispatching it. Everything that can fail happens before the engine
+ * changes, so a failed step leaves it exactly as it was.
+ */
+#include "engine/engine.h"
+
+#include <string.h>
+
+size_t craft_actions_bound(const struct craft_engine *e)
+{
+    /* Sends: a full pipeline to every member (one more may join in this
+     * step), plus the handful of storage, role and result actions. */
+    return 16 + (size_t)(e->conf.n + 1) * (e->opts.max_inflight + 4);
+}
+
+/* Copies the caller's event into a full-size one: fields an older, smaller
+ * struct lacks keep their defaults. */
+static int copy_event(const craft_event *in, craft_event *ev)
+{
+    craft_event_init(ev);
+    if (in->struct_size < offsetof(craft_event, type) + sizeof(in->type) ||
+        in->struct_size > sizeof(*ev)) {
+        return CRAFT_ESTRUCT;
+    }
+    memcpy(ev, in, in->struct_size);
+    return CRAFT_OK;
+}
+
+static int validate_propose(const craft_event *ev, size_t *bytes)
+{
+    if (ev->bufs == NULL || ev->nbufs == 0) {
+        return CRAFT_EINVAL;
+    }
+    if (ev->nbufs > CRAFT_MAX_PROPOSALS) {
+        return CRAFT_ETOOBIG;
+    }
+    size_t sum = 0;
+    for (size_t k = 0; k < ev->nbufs; k++) {
+        if (ev->bufs[k].len > CRAFT_MAX_ENTRY_BYTES) {
+            return CRAFT_ETOOBIG;
+        }
+        if (ev->bufs[k].len > 0 && ev->bufs[k].base == NULL) {
+            return CRAFT_EINVAL;
+        }
+        sum += ev->bufs[k].len;
+    }
+    *bytes = sum;
+    return CRAFT_OK;
+}
+
+/*
+ * Semantic checks of a decoded message that the codec cannot make: it is
+ * addressed to us, CONFIG payloads decode and entry terms are sane. (An
+ * append can never overwrite a committed entry: craft_on_append only
+ * compares entries past its commit index.)
+ */
+static int validate_msg(const struct craft_engine *e,
+                        const struct craft_msg *m, size_t *bytes)
+{
+    if (m->to != e->id || m->from == e->id) {
+        return CRAFT_EINVAL;
+    }
+    size_t sum = 0;
+    for (size_t k = 0; k < m->n_entries; k++) {
+        const struct craft_entry *en = &m->entries[k];
+        if (en->type == CRAFT_ENTRY_CONFIG) {
+            struct craft_conf c;
+            int rv = craft_conf_decode(en->data, en->len, &c);
+            if (rv != CRAFT_OK) {
+                return rv;
+            }
+        }
+        if (en->term > m->term || en->term == 0) {
+            return CRAFT_EMALFORMED;
+        }
+        sum += en->len;
+    }
+    *bytes = sum;
+    return CRAFT_OK;
+}
+
+/* Leader stickiness (thesis §4.2.3): while a server believes a live
+ * leader exists, it ignores requests to elect another, so a partitioned
+ * or removed server cannot disrupt the cluster when it comes back. */
+static int in_lease(const struct craft_engine *e)
+{
+    return e->opts.check_quorum && e->leader != CRAFT_NONE &&
+           e->election_elapsed < e->opts.election_ticks;
+}
+
+static int is_from_leader(uint32_t type)
+{
+    return type == CRAFT_MSG_APPEND || type == CRAFT_MSG_HEARTBEAT ||
+           type == CRAFT_MSG_SNAPSHOT;
+}
+
+/* Figure 2's term rules. Returns 0 when the message is to be dropped. */
+static int handle_term(struct craft_engine *e, const struct craft_msg *m)
+{
+    int is_vote = m->type == CRAFT_MSG_VOTE || m->type == CRAFT_MSG_PREVOTE;
+    if (m->term > e->term) {
+        if (is_vote && in_lease(e) && !(m->flags & CRAFT_MSG_F_TRANSFER)) {
+            return 0;
+        }
+        /* A pre-vote (or a grant of one) is about a term nobody is in
+         * yet: it changes nothing (thesis §9.6). */
+        if (m->type == CRAFT_MSG_PREVOTE ||
+            (m->type == CRAFT_MSG_PREVOTE_RESP &&
+             !(m->flags & CRAFT_MSG_F_REJECT))) {
+            return 1;
+        }
+        craft_become_follower(e, m->term,
+                              is_from_leader(m->type) ? m->from : CRAFT_NONE);
+        return 1;
+    }
+    if (m->term < e->term) {
+        if (m->type == CRAFT_MSG_APPEND || m->type == CRAFT_MSG_HEARTBEAT) {
+            /* A stale leader: our reply carries our term and makes it step
+             * down. With pre-vote and check-quorum this is how a leader
+             * cut off in a partition learns it lost when it rejoins. */
+            struct craft_msg *r =
+                craft_send(e, CRAFT_MSG_APPEND_RESP, m->from);
+            r->flags = CRAFT_MSG_F_REJECT;
+        } else if (m->type == CRAFT_MSG_PREVOTE) {
+            struct craft_msg *r =
+                craft_send(e, CRAFT_MSG_PREVOTE_RESP, m->from);
+            r->flags = CRAFT_MSG_F_REJECT;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static void dispatch(struct craft_engine *e, const struct craft_msg *m)
+{
+    switch (m->type) {
+    case CRAFT_MSG_APPEND:
+    case CRAFT_MSG_HEARTBEAT:
+        if (e->role != CRAFT_ROLE_FOLLOWER) {
+            /* §5.2: a candidate that hears from a leader of its term
+             * returns to follower. */
+            craft_become_follower(e, e->term, m->from);
+        }
+        if (m->type == CRAFT_MSG_APPEND) {
+            craft_on_append(e, m);
+        } else {
+            craft_on_heartbeat(e, m);
+        }
+        break;
+    case CRAFT_MSG_APPEND_RESP:
+        if (e->role == CRAFT_ROLE_LEADER) {
+            craft_on_append_resp(e, m);
+        }
+        break;
+    case CRAFT_MSG_HEARTBEAT_RESP:
+        if (e->role == CRAFT_ROLE_LEADER) {
+            craft_on_heartbeat_resp(e, m);
+        }
+        break;
+    case CRAFT_MSG_VOTE:
+    case CRAFT_MSG_PREVOTE:
+        craft_on_vote(e, m);
+        break;
+    case CRAFT_MSG_VOTE_RESP:
+        craft_on_vote_resp(e, m);
+        break;
+    case CRAFT_MSG_PREVOTE_RESP:
+        /* A grant is in the term we would campaign in; a refusal in the
+         * responder's (equal, or handled above when higher). */
+        if ((m->flags & CRAFT_MSG_F_REJECT) ? m->term == e->term
+                                            : m->term == e->term + 1) {
+            craft_on_vote_resp(e, m);
+        }
+        break;
+    default:
+        break; /* not (yet) handled by this engine: dropped */
+    }
+}
+
+static int prologue(struct craft_engine *e, struct craft_actions *out,
+                    size_t entries, size_t bytes)
+{
+    /* +1 entry: a new leader's no-op. */
+    int rv = craft_log_reserve(&e->alloc, &e->log, entries + 1, bytes);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    rv = craft_actions_reserve(out, craft_actions_bound(e));
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    craft_actions_clear(out);
+    e->out = out;
+    e->started = 1;
+    return CRAFT_OK;
+}
+
+static void epilogue(struct craft_engine *e)
+{
+    craft_flush_storage(e);
+    craft_flush_apply(e);
+    craft_actions_resolve(e->out, &e->log);
+    e->out = NULL;
+}
+
+int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
+                   struct craft_actions *out)
+{
+    size_t bytes = 0;
+    int rv = validate_msg(e, m, &bytes);
+    if (rv == CRAFT_OK) {
+        rv = prologue(e, out, m->n_entries, bytes);
+    }
+    if (rv != CRAFT_OK) {
+        craft_actions_clear(out);
+        return rv;
+    }
+    if (handle_term(e, m)) {
+        dispatch(e, m);
+    }
+    epilogue(e);
+    return CRAFT_OK;
+}
+
+static int bootstrap(struct craft_engine *e, const craft_event *ev,
+                     struct craft_conf *c)
+{
+    if (ev->ids == NULL || ev->nids == 0) {
+        return CRAFT_EINVAL;
+    }
+    if (ev->nids > CRAFT_MAX_MEMBERS) {
+        return CRAFT_ETOOBIG;
+    }
+    if (e->term != 0 || craft_log_last(&e->log) != 0 || e->conf.n != 0) {
+        return CRAFT_ESTATE;
+    }
+    c->n = 0;
+    for (size_t k = 0; k < ev->nids; k++) {
+        if (ev->ids[k] == CRAFT_NONE || craft_conf_find(c, ev->ids[k]) >= 0) {
+            return CRAFT_EINVAL;
+        }
+        c->m[c->n].id = ev->ids[k];
+        c->m[c->n].role = CRAFT_MEMBER_VOTER;
+        c->n++;
+    }
+    if (craft_conf_find(c, e->id) < 0) {
+        return CRAFT_EINVAL;
+    }
+    return CRAFT_OK;
+}
+
+int craft_engine_step(craft_engine *e, const craft_event *in,
+                      craft_actions *out)
+{
+    craft_event ev;
+    struct craft_msg m;
+    struct craft_conf conf;
+    uint8_t confbuf[16 + CRAFT_MAX_MEMBERS * 16];
+    size_t bytes = 0;
+    int rv;
+
+    if (e == NULL || in == NULL || out == NULL) {
+        return CRAFT_EINVAL;
+    }
+    rv = copy_event(in, &ev);
+    if (rv != CRAFT_OK) {
+        craft_actions_clear(out);
+        return rv;
+    }
+    switch (ev.type) {
+    case CRAFT_EVENT_TICK:
+    case CRAFT_EVENT_PERSISTED:
+        rv = prologue(e, out, 0, 0);
+        break;
+    case CRAFT_EVENT_MESSAGE:
+        if (ev.data == NULL || ev.len == 0) {
+            rv = CRAFT_EINVAL;
+            break;
+        }
+        rv = craft_msg_decode(ev.data, ev.len, &m, &e->alloc, &e->scratch);
+        if (rv == CRAFT_OK) {
+            return craft_step_msg(e, &m, out);
+        }
+        break;
+    case CRAFT_EVENT_PROPOSE:
+        rv = validate_propose(&ev, &bytes);
+        if (rv == CRAFT_OK) {
+            rv = prologue(e, out, ev.nbufs, bytes);
+        }
+        break;
+    case CRAFT_EVENT_BOOTSTRAP:
+        rv = bootstrap(e, &ev, &conf);
+        if (rv == CRAFT_OK) {
+            bytes = craft_conf_encode(&conf, confbuf);
+            rv = prologue(e, out, 1, bytes);
+        }
+        break;
+    default:
+        rv = CRAFT_EINVAL;
+        break;
+    }
+    if (rv != CRAFT_OK) {
+        craft_actions_clear(out);
+        return rv;
+    }
+
+    switch (ev.type) {
+    case CRAFT_EVENT_TICK:
+        craft_tick(e);
+        break;
+    case CRAFT_EVENT_PERSISTED:
+        craft_on_persisted(e, ev.index, ev.term);
+        break;
+    case CRAFT_EVENT_PROPOSE:
+        craft_on_propose(e, &ev);
+        break;
+    case CRAFT_EVENT_BOOTSTRAP:
+        /* The first configuration is entry 1 of term 1 on every founding
+         * server, so their logs agree from the start. */
+        e->term = 1;
+        craft_mark_hard_state(e);
+        craft_append_entry(e, 1, CRAFT_ENTRY_CONFIG, confbuf,
+                           (uint32_t)bytes);
+        craft_reset_election_timeout(e);
+        break;
+    default:
+        break;
+    }
+    epilogue(e);
+    return CRAFT_OK;
+}
