@@ -1,0 +1,418 @@
+# craft: build, test and install.
+#
+# GNU make. `make help` lists the targets. The version is defined once, in
+# include/craft.h, and read from there.
+#
+# User knobs (command line or environment):
+#   CC, AR               compiler and archiver (default cc, ar)
+#   CFLAGS               optimisation and debug flags (default -O2 -g)
+#   EXTRA_CFLAGS         added after every other compile flag
+#   LDFLAGS, EXTRA_LDFLAGS  added to every link
+#   BUILD                output directory (default build)
+#   PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR  for install/uninstall
+#   V=1                  print every command
+
+SHELL := /bin/sh
+
+# ---------------------------------------------------------------------------
+# Version, read from include/craft.h (the only place it is defined).
+
+HEADER := include/craft.h
+craft_define = $(shell sed -n 's/^[[:space:]]*.[[:space:]]*define[[:space:]][[:space:]]*$(1)[[:space:]][[:space:]]*\([0-9][0-9]*\).*/\1/p' $(HEADER))
+VERSION_MAJOR := $(call craft_define,CRAFT_VERSION_MAJOR)
+VERSION_MINOR := $(call craft_define,CRAFT_VERSION_MINOR)
+VERSION_PATCH := $(call craft_define,CRAFT_VERSION_PATCH)
+ABI_VERSION   := $(call craft_define,CRAFT_ABI_VERSION)
+VERSION       := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+VERSION_STRING := $(shell sed -n 's/^[[:space:]]*.[[:space:]]*define[[:space:]][[:space:]]*CRAFT_VERSION_STRING[[:space:]][[:space:]]*"\([^"]*\)".*/\1/p' $(HEADER))
+
+ifeq ($(strip $(VERSION_MAJOR)),)
+$(error cannot read CRAFT_VERSION_MAJOR from $(HEADER))
+endif
+ifeq ($(strip $(ABI_VERSION)),)
+$(error cannot read CRAFT_ABI_VERSION from $(HEADER))
+endif
+ifneq ($(VERSION),$(VERSION_STRING))
+$(error $(HEADER): CRAFT_VERSION_STRING "$(VERSION_STRING)" does not match the numbers $(VERSION))
+endif
+
+# ---------------------------------------------------------------------------
+# Tools and flags.
+
+BUILD   ?= build
+CC      ?= cc
+AR      ?= ar
+CFLAGS  ?= -O2 -g
+EXTRA_CFLAGS  ?=
+LDFLAGS ?=
+EXTRA_LDFLAGS ?=
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARNINGS := -Wall -Wextra -Werror
+# Flags every C file of the project is compiled with.
+BASE_CFLAGS := -std=c11 $(WARNINGS) -D_DEFAULT_SOURCE -Iinclude -Isrc
+# The library (and the sim/tools code that shares its internals).
+LIB_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden \
+              -DCRAFT_BUILDING $(EXTRA_CFLAGS)
+DEPFLAGS := -MMD -MP
+
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+TEST_CFLAGS  = $(BASE_CFLAGS) -Itests/unit $(CFLAGS) $(CHECK_CFLAGS) \
+               $(EXTRA_CFLAGS)
+
+MAPFILE   := abi/libcraft.map
+ABI_BASELINE := abi/libcraft.abi
+SONAME    := libcraft.so.$(ABI_VERSION)
+# -z defs: an unresolved symbol in the shared library is a link error.
+# (Sanitizer runtimes of clang are not linked into shared objects, hence
+# the knob.)
+ZDEFS     ?= -Wl,-z,defs
+LIB_LDFLAGS := -shared -Wl,--version-script=$(MAPFILE) -Wl,-soname,$(SONAME) \
+               $(ZDEFS)
+LIB_LIBS  := -lpthread
+PROG_LIBS := -lpthread -lm
+
+# ---------------------------------------------------------------------------
+# Sources. Every directory may be empty or missing.
+
+LIB_SRCS   ?= $(wildcard src/util/*.c src/codec/*.c src/engine/*.c src/node/*.c)
+SIM_SRCS   ?= $(wildcard src/sim/*.c)
+TOOL_SRCS  ?= $(wildcard src/tools/*.c)
+UNIT_SRCS  ?= $(wildcard tests/unit/test_*.c)
+# Threaded tests (Check programs like the unit tests); `make tsan` runs
+# them under ThreadSanitizer and `make test` runs them too.
+INTEGRATION_SRCS ?= $(wildcard tests/integration/test_*.c)
+BENCH_SRCS ?= $(wildcard tests/bench/bench_*.c)
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(UNIT_SRCS) $(INTEGRATION_SRCS) $(BENCH_SRCS)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+
+LIB_SO     := $(BUILD)/libcraft.so.$(VERSION)
+LIB_SONAME := $(BUILD)/$(SONAME)
+LIB_DEVSO  := $(BUILD)/libcraft.so
+LIB_A      := $(BUILD)/libcraft.a
+SIM_A      := $(if $(SIM_SRCS),$(BUILD)/libcraft-sim.a)
+TOOLS      := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
+UNIT_TESTS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+INTEGRATION_TESTS := $(INTEGRATION_SRCS:%.c=$(BUILD)/%)
+BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/%,$(BENCH_SRCS))
+
+# Rebuild everything when the compiler or a flag changes (the stamp file
+# is rewritten only when its content would change).
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW = $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(EXTRA_LDFLAGS) | $(ZDEFS)
+# Relink the libraries when a source file is added or removed.
+OBJS_STAMP := $(BUILD)/.objects
+OBJS_NOW = $(LIB_OBJS) | $(SIM_OBJS)
+
+# ---------------------------------------------------------------------------
+# Install locations.
+
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR      ?=
+INSTALL      ?= install
+
+# ---------------------------------------------------------------------------
+# Debian packages the build and the tests need (`make deps`).
+
+DEPS_PKGS := gcc g++ make binutils libc6-dev pkg-config check libsubunit-dev \
+             clang valgrind libffi-dev abigail-tools
+
+# Compilers the header test uses.
+HEADER_CCS  ?= gcc clang
+HEADER_CXXS ?= g++ clang++
+
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+VALGRIND   ?= valgrind --error-exitcode=1 --leak-check=full \
+              --errors-for-leak-kinds=definite,indirect --quiet
+
+# Wraps each test program (e.g. valgrind); environment for them.
+TEST_WRAPPER ?=
+TEST_ENV     ?=
+
+.DEFAULT_GOAL := all
+
+# ---------------------------------------------------------------------------
+# Build.
+
+.PHONY: all lib tools sim tests benches
+all: lib tools
+
+lib: $(LIB_SO) $(LIB_SONAME) $(LIB_DEVSO) $(LIB_A)
+sim: $(SIM_A)
+tools: $(TOOLS)
+tests: $(UNIT_TESTS) $(INTEGRATION_TESTS)
+benches: $(BENCHES)
+
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+$(OBJS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(OBJS_NOW)' | cmp -s - $@ || echo '$(OBJS_NOW)' > $@
+
+$(LIB_OBJS) $(SIM_OBJS) $(TOOL_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(TEST_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(LIB_SO): $(LIB_OBJS) $(MAPFILE) $(OBJS_STAMP)
+	@$(if $(Q),echo '  LD      $@')
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) \
+		$(LIB_LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_LIBS)
+
+$(LIB_SONAME): $(LIB_SO)
+	$(Q)ln -sf $(notdir $<) $@
+
+$(LIB_DEVSO): $(LIB_SONAME)
+	$(Q)ln -sf $(notdir $<) $@
+
+$(LIB_A): $(LIB_OBJS) $(OBJS_STAMP)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
+
+$(BUILD)/libcraft-sim.a: $(SIM_OBJS) $(OBJS_STAMP)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $(SIM_OBJS)
+
+# Programs link the static archives, so they can reach internal symbols.
+$(TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(SIM_A) $(LIB_A)
+	@$(if $(Q),echo '  LD      $@')
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
+		$< $(SIM_A) $(LIB_A) $(PROG_LIBS)
+
+$(UNIT_TESTS) $(INTEGRATION_TESTS): $(BUILD)/%: $(BUILD)/%.o $(SIM_A) $(LIB_A)
+	@$(if $(Q),echo '  LD      $@')
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
+		$< $(SIM_A) $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+
+$(BENCHES): $(BUILD)/%: $(BUILD)/tests/bench/%.o $(SIM_A) $(LIB_A)
+	@$(if $(Q),echo '  LD      $@')
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
+		$< $(SIM_A) $(LIB_A) $(PROG_LIBS)
+
+-include $(LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
+         $(TEST_OBJS:.o=.d)
+
+# ---------------------------------------------------------------------------
+# Set-up: install missing Debian packages. Fast when nothing is missing.
+
+.PHONY: deps
+deps:
+	@if ! command -v dpkg >/dev/null 2>&1; then \
+		echo "deps: no dpkg; not Debian. Make sure these are installed: $(DEPS_PKGS)"; \
+		exit 0; \
+	fi; \
+	missing=; \
+	for p in $(DEPS_PKGS); do \
+		dpkg -s "$$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "deps: installing missing Debian packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	$$sudo apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q \
+		--no-install-recommends $$missing
+
+# ---------------------------------------------------------------------------
+# Tests.
+#
+# `make test` = deps, then `make check`. `make check` builds everything and
+# runs: the header test, the exported-symbols check, the install test, the
+# ABI baseline check (once abi/libcraft.abi exists), the integration tests
+# (once there are any) and the unit tests; its last line is the unit summary
+# ("unit: N passed, N failed").
+
+.PHONY: test check header-test check-exports install-test unit integration
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all tests benches
+	@$(MAKE) --no-print-directory header-test
+	@$(MAKE) --no-print-directory check-exports
+	@$(MAKE) --no-print-directory install-test
+	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-check,@echo "abi-check: skipped, no baseline $(ABI_BASELINE) yet (make abi-dump)")
+	$(if $(INTEGRATION_TESTS),@$(MAKE) --no-print-directory integration)
+	@$(MAKE) --no-print-directory unit
+
+unit: $(UNIT_TESTS)
+	@$(TEST_ENV) sh tests/run-checks.sh -l unit -w '$(TEST_WRAPPER)' \
+		$(UNIT_TESTS)
+
+integration: $(INTEGRATION_TESTS)
+ifeq ($(INTEGRATION_TESTS),)
+	@echo "integration: no tests/integration/test_*.c yet"
+else
+	@$(TEST_ENV) sh tests/run-checks.sh -l integration -w '$(TEST_WRAPPER)' \
+		$(INTEGRATION_TESTS)
+endif
+
+# include/craft.h alone, as C11 and C++11, with each compiler.
+header-test:
+	@mkdir -p $(BUILD)/tests/header
+	@set -e; for cc in $(HEADER_CCS); do \
+		echo "  HDR     $$cc -std=c11 -pedantic"; \
+		$$cc -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude \
+			-c -o $(BUILD)/tests/header/c11-$$cc.o tests/header/header.c; \
+	done; \
+	for cxx in $(HEADER_CXXS); do \
+		echo "  HDR     $$cxx -std=c++11 -pedantic"; \
+		$$cxx -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude \
+			-c -o $(BUILD)/tests/header/cxx11-$$cxx.o tests/header/header.c; \
+	done; \
+	echo "header: include/craft.h compiles alone as C11 and C++11"
+
+# Exported symbols: only craft_*, each in a node of abi/libcraft.map, and
+# exactly the functions the public headers declare.
+check-exports: $(LIB_SONAME)
+	@sh abi/check-exports.sh $(LIB_SONAME) $(SONAME) $(MAPFILE) \
+		include/craft.h include/craft/*.h
+
+# Install into a temporary root, build a program against it with
+# pkg-config (shared and static), run both, uninstall, expect nothing left.
+install-test: lib
+	@$(MAKE) --no-print-directory -s install-test-run
+
+install-test-run:
+	@CC='$(CC)' MAKE='$(MAKE)' BUILD='$(BUILD)' PKG_CONFIG='$(PKG_CONFIG)' \
+		VERSION='$(VERSION)' SONAME='$(SONAME)' \
+		sh tests/install/run.sh
+
+# Sanitizers and valgrind.
+.PHONY: sanitize valgrind tsan
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+		EXTRA_CFLAGS='$(SAN_FLAGS) $(EXTRA_CFLAGS)' \
+		EXTRA_LDFLAGS='$(SAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
+		TEST_ENV='CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1' \
+		all tests unit
+
+valgrind: deps
+	@$(MAKE) --no-print-directory TEST_ENV='CK_FORK=no' \
+		TEST_WRAPPER='$(VALGRIND)' unit
+
+# Threaded tests under ThreadSanitizer (tests/integration/test_*.c).
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan \
+		EXTRA_CFLAGS='$(TSAN_FLAGS) $(EXTRA_CFLAGS)' \
+		EXTRA_LDFLAGS='$(TSAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
+		TEST_ENV='CK_FORK=no TSAN_OPTIONS=halt_on_error=1' \
+		integration
+
+# ---------------------------------------------------------------------------
+# Demo and benchmarks.
+
+.PHONY: demo bench
+demo: deps
+	$(if $(wildcard src/tools/craft-demo.c),,$(error make demo: src/tools/craft-demo.c does not exist yet, so there is no demo to run))
+	@$(MAKE) --no-print-directory $(BUILD)/craft-demo
+	$(BUILD)/craft-demo
+
+bench: $(BENCHES)
+	@if [ -z '$(BENCHES)' ]; then echo "bench: no tests/bench/bench_*.c yet"; fi
+	@set -e; for b in $(BENCHES); do echo "== $$b"; $$b; done
+
+# ---------------------------------------------------------------------------
+# ABI baseline (libabigail). `make abi-dump` writes abi/libcraft.abi from
+# the current build; `make abi-check` compares the build with it and fails
+# on an incompatible change (additions are fine).
+
+.PHONY: abi-dump abi-check
+abi-dump: $(LIB_SO)
+	abidw --headers-dir include --no-corpus-path --out-file $(ABI_BASELINE) $(LIB_SO)
+
+abi-check: $(LIB_SO)
+	@sh abi/check-abi.sh $(ABI_BASELINE) $(LIB_SO)
+
+# ---------------------------------------------------------------------------
+# Install.
+
+PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+PUBLIC_SUBHEADERS := $(notdir $(wildcard include/craft/*.h))
+
+.PHONY: install uninstall
+$(BUILD)/craft.pc: pkgconfig/craft.pc.in FORCE
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		$< > $@
+
+install: lib $(BUILD)/craft.pc
+	$(INSTALL) -d '$(DESTDIR)$(INCLUDEDIR)/craft' '$(DESTDIR)$(LIBDIR)' \
+		'$(DESTDIR)$(PKGCONFIGDIR)'
+	$(INSTALL) -m 644 include/craft.h '$(DESTDIR)$(INCLUDEDIR)/craft.h'
+	$(INSTALL) -m 644 $(addprefix include/craft/,$(PUBLIC_SUBHEADERS)) \
+		'$(DESTDIR)$(INCLUDEDIR)/craft/'
+	$(INSTALL) -m 755 $(LIB_SO) '$(DESTDIR)$(LIBDIR)/libcraft.so.$(VERSION)'
+	ln -sf libcraft.so.$(VERSION) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
+	ln -sf $(SONAME) '$(DESTDIR)$(LIBDIR)/libcraft.so'
+	$(INSTALL) -m 644 $(LIB_A) '$(DESTDIR)$(LIBDIR)/libcraft.a'
+	$(INSTALL) -m 644 $(BUILD)/craft.pc '$(DESTDIR)$(PKGCONFIGDIR)/craft.pc'
+
+uninstall:
+	rm -f '$(DESTDIR)$(INCLUDEDIR)/craft.h'
+	rm -f $(foreach h,$(PUBLIC_SUBHEADERS),'$(DESTDIR)$(INCLUDEDIR)/craft/$(h)')
+	-rmdir '$(DESTDIR)$(INCLUDEDIR)/craft' 2>/dev/null
+	rm -f '$(DESTDIR)$(LIBDIR)/libcraft.so.$(VERSION)' \
+		'$(DESTDIR)$(LIBDIR)/$(SONAME)' '$(DESTDIR)$(LIBDIR)/libcraft.so' \
+		'$(DESTDIR)$(LIBDIR)/libcraft.a' '$(DESTDIR)$(PKGCONFIGDIR)/craft.pc'
+
+# ---------------------------------------------------------------------------
+
+.PHONY: clean help version FORCE
+clean:
+	rm -rf build build-asan build-tsan build-clang $(filter-out build build-asan build-tsan build-clang,$(BUILD))
+
+version:
+	@echo $(VERSION)
+
+help:
+	@echo 'craft $(VERSION) (SONAME $(SONAME))'
+	@echo
+	@echo 'Set-up included (installs missing Debian packages first):'
+	@echo '  make demo        build and run the 3-node demo cluster'
+	@echo '  make test        build everything and run every test'
+	@echo
+	@echo 'Build:'
+	@echo '  make [all]       libcraft.so.$(VERSION) (+ symlinks), libcraft.a, tools'
+	@echo '  make tests       build the test programs'
+	@echo '  make check       run the tests without the deps step'
+	@echo '  make unit        run the unit tests only'
+	@echo '  make header-test compile include/craft.h alone (C11, C++11)'
+	@echo '  make check-exports  exported symbols vs the public headers'
+	@echo '  make install-test   install into a temp root and build against it'
+	@echo '  make sanitize    unit tests under ASan+UBSan (build-asan/)'
+	@echo '  make valgrind    unit tests under valgrind'
+	@echo '  make tsan        tests/integration under TSan (build-tsan/)'
+	@echo '  make bench       build and run tests/bench/bench_*'
+	@echo '  make abi-dump / abi-check   libabigail baseline in abi/'
+	@echo '  make install / uninstall    PREFIX LIBDIR INCLUDEDIR PKGCONFIGDIR DESTDIR'
+	@echo '  make deps        install missing Debian packages'
+	@echo '  make clean'
+
+FORCE:
+
+# Fragments owned by subsystems (simulator, node runtime).
+-include $(wildcard mk/*.mk)

@@ -1,0 +1,38 @@
+#!/bin/sh
+# abi/check-abi.sh: compares a built libcraft.so with the libabigail
+# baseline. New functions pass; any change to what the baseline has (a
+# removed symbol, a changed signature, a changed public type) fails.
+# A reviewed, compatible change (a struct grown at its end, behind
+# struct_size) is accepted by regenerating the baseline with
+# `make abi-dump` in the same commit.
+#
+#   sh abi/check-abi.sh BASELINE.abi LIB
+set -u
+
+baseline=$1
+lib=$2
+
+if [ ! -f "$baseline" ]; then
+    echo "abi-check: no baseline $baseline yet; make one with 'make abi-dump'"
+    exit 1
+fi
+
+abidiff --headers-dir2 include --no-added-syms "$baseline" "$lib"
+rc=$?
+# abidiff's status is a bit field: 1 error, 2 usage error, 4 ABI change,
+# 8 incompatible ABI change.
+if [ $((rc & 3)) -ne 0 ]; then
+    echo "abi-check: abidiff failed (status $rc)"
+    exit 1
+fi
+if [ $((rc & 8)) -ne 0 ]; then
+    echo "abi-check: INCOMPATIBLE change against $baseline"
+    exit 1
+fi
+# libabigail calls a changed signature only "a change" (4); for a C
+# library every change to an existing symbol is a break.
+if [ $((rc & 4)) -ne 0 ]; then
+    echo "abi-check: the ABI changed against $baseline (see above)"
+    exit 1
+fi
+echo "abi-check: $lib is compatible with $baseline"
