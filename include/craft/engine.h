@@ -78,11 +78,26 @@ typedef struct craft_engine_options {
     int check_quorum;       /* leader steps down without a live quorum;
                                default 1 */
     const craft_allocator *allocator; /* NULL: malloc/realloc/free */
+    /* Snapshots. The engine asks for one (TAKE_SNAPSHOT) when this many
+     * entries, or this many payload bytes, were applied since the last
+     * one; 0 disables that trigger. Defaults 8192 entries, 64 MiB. */
+    uint64_t snapshot_entries;
+    uint64_t snapshot_bytes;
+    uint64_t snapshot_trailing;   /* entries kept after compaction; 128 */
+    uint32_t snapshot_chunk_bytes; /* bytes per snapshot chunk; 256 KiB */
+    int lease_reads;      /* serve reads from a leader lease (thesis
+                             §6.4.1) instead of a ReadIndex round; needs
+                             check_quorum; default 0 */
+    uint32_t catchup_rounds; /* a learner is promoted once a replication
+                                round takes less than an election timeout,
+                                within this many rounds (thesis §4.2.1);
+                                default 10 */
 } craft_engine_options;
 
 #define CRAFT_ENGINE_OPTIONS_INIT                                             \
     { (uint32_t)sizeof(craft_engine_options), 10u, 0u, 0u, 1u, 256u,         \
-      1024u * 1024u, 1, 1, NULL }
+      1024u * 1024u, 1, 1, NULL, 8192u, 64u * 1024u * 1024u, 128u,           \
+      256u * 1024u, 0, 10u }
 
 /* Fills *o like CRAFT_ENGINE_OPTIONS_INIT. CRAFT_EINVAL on NULL. */
 CRAFT_API int craft_engine_options_init(craft_engine_options *o);
@@ -143,14 +158,49 @@ CRAFT_API int craft_engine_load_entry(craft_engine *e, uint64_t index,
  *  BOOTSTRAP  ids, nids          start a new cluster whose voters are ids
  *                                (must include this server); only on an
  *                                empty engine
+ *  READ       id                 a linearizable read (thesis §6.4); answered
+ *                                by a READ_RESULT action with the same id
+ *  TRANSFER   id, peer           hand leadership to peer (thesis §3.10);
+ *                                answered by TRANSFER_RESULT
+ *  ADD_PEER   id, peer           add peer as a learner and promote it to
+ *                                voter once caught up (thesis §4.2.1)
+ *  ADD_LEARNER id, peer          add peer as a learner only
+ *  PROMOTE    id, peer           promote a learner once caught up
+ *  REMOVE     id, peer           remove a voter or learner (may be self)
+ *             Membership events are answered by PROPOSE_RESULT (the
+ *             receipt of the configuration entry, or the error); ADD_PEER
+ *             and PROMOTE answer once more, with the same id, for the
+ *             promotion entry or with CRAFT_ETIMEDOUT when the learner did
+ *             not catch up.
+ *  SNAPSHOT_TAKEN index, term    the host made a snapshot of its state
+ *                                machine at applied index (its entry's
+ *                                term) durable; the log is compacted
+ *  SNAPSHOT_CHUNK peer, index, offset (in term), data, len, flags
+ *                                answers a SNAPSHOT_READ: the bytes at
+ *                                offset of the snapshot at index; set
+ *                                CRAFT_EVENT_F_LAST on the final chunk, or
+ *                                CRAFT_EVENT_F_FAILED if it cannot be read
+ *                                (the engine restarts with its newest
+ *                                snapshot). data is copied.
  */
 enum craft_event_type {
     CRAFT_EVENT_TICK = 1,
     CRAFT_EVENT_MESSAGE = 2,
     CRAFT_EVENT_PROPOSE = 3,
     CRAFT_EVENT_PERSISTED = 4,
-    CRAFT_EVENT_BOOTSTRAP = 5
+    CRAFT_EVENT_BOOTSTRAP = 5,
+    CRAFT_EVENT_READ = 6,
+    CRAFT_EVENT_TRANSFER = 7,
+    CRAFT_EVENT_ADD_PEER = 8,
+    CRAFT_EVENT_ADD_LEARNER = 9,
+    CRAFT_EVENT_PROMOTE = 10,
+    CRAFT_EVENT_REMOVE = 11,
+    CRAFT_EVENT_SNAPSHOT_TAKEN = 12,
+    CRAFT_EVENT_SNAPSHOT_CHUNK = 13
 };
+
+#define CRAFT_EVENT_F_LAST 0x1u   /* SNAPSHOT_CHUNK: the final chunk */
+#define CRAFT_EVENT_F_FAILED 0x2u /* SNAPSHOT_CHUNK: could not read */
 
 typedef struct craft_event {
     uint32_t struct_size; /* sizeof(craft_event) */
@@ -165,11 +215,13 @@ typedef struct craft_event {
     size_t nbufs;
     const uint64_t *ids;
     size_t nids;
+    uint64_t offset;
+    uint32_t flags;
 } craft_event;
 
 #define CRAFT_EVENT_INIT                                                      \
     { (uint32_t)sizeof(craft_event), 0u, 0u, 0u, 0u, 0u, NULL, 0u, NULL, 0u,  \
-      NULL, 0u }
+      NULL, 0u, 0u, 0u }
 
 /* Fills *ev like CRAFT_EVENT_INIT. CRAFT_EINVAL on NULL. */
 CRAFT_API int craft_event_init(craft_event *ev);
@@ -199,7 +251,51 @@ CRAFT_API uint64_t craft_engine_last_index(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_last_term(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_applied_index(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_persisted_index(const craft_engine *e);
+/* Index and term of the latest snapshot the engine knows of (0 if none). */
+CRAFT_API uint64_t craft_engine_snapshot_index(const craft_engine *e);
+CRAFT_API uint64_t craft_engine_snapshot_term(const craft_engine *e);
 
+/* Membership roles. */
+enum craft_member_role_public {
+    CRAFT_VOTER = 1,
+    CRAFT_LEARNER = 2
+};
+
+/*
+ * The current membership (the latest configuration in the log, thesis
+ * §4.1): craft_engine_member_count() members, member k (0-based) written
+ * to *id and *role (either may be NULL). CRAFT_EINVAL when out of range.
+ */
+CRAFT_API size_t craft_engine_member_count(const craft_engine *e);
+CRAFT_API int craft_engine_member(const craft_engine *e, size_t k,
+                                  uint64_t *id, int *role);
+
+/* Replication progress states, as craft_engine_progress() reports them. */
+enum craft_progress_state_public {
+    CRAFT_PROGRESS_STATE_PROBE = 0,
+    CRAFT_PROGRESS_STATE_REPLICATE = 1,
+    CRAFT_PROGRESS_STATE_SNAPSHOT = 2
+};
+
+/*
+ * What a leader knows of peer's log: highest replicated index, next index
+ * to send, and the state (enum craft_progress_state_public). Any out
+ * pointer may be NULL. CRAFT_ENOTLEADER on a non-leader,
+ * CRAFT_EUNKNOWNPEER when peer is not a member.
+ */
+CRAFT_API int craft_engine_progress(const craft_engine *e, uint64_t peer,
+                                    uint64_t *match, uint64_t *next,
+                                    int *state);
+
+/*
+ * The membership bytes in force at the engine's latest snapshot or, when
+ * index is given and its configuration is known, at that index; the host
+ * stores them with a snapshot and hands them back through
+ * craft_engine_load_snapshot(). *data is valid until the next step.
+ * CRAFT_ENOENT when index is neither the snapshot index nor in the log.
+ */
+CRAFT_API int craft_engine_conf_at(const craft_engine *e, uint64_t index,
+                                   const void **data, size_t *len);
 /*
  * The actions list. One list can be reused for every step of an engine;
  * it keeps its capacity, so a warmed-up step allocates nothing.
@@ -225,6 +321,33 @@ CRAFT_API void craft_actions_free(craft_actions *a);
  *                     indexes index..index+count-1 in term (the receipt);
  *                     otherwise the error (e.g. CRAFT_ENOTLEADER with the
  *                     leader hint, CRAFT_NONE if unknown).
+ *  READ_RESULT        id, status, index, leader
+ *                     status CRAFT_OK: the read is linearizable once the
+ *                     state machine has applied index. Otherwise
+ *                     CRAFT_ENOTLEADER (leader hint), CRAFT_ENOTREADY (the
+ *                     leader has not committed in its term yet: retry) or
+ *                     CRAFT_ESTEPPEDDOWN.
+ *  TRANSFER_RESULT    id, status, peer   CRAFT_OK when peer took over;
+ *                     CRAFT_ETIMEDOUT when it did not within an election
+ *                     timeout (proposals resume); CRAFT_ESTEPPEDDOWN.
+ *  TAKE_SNAPSHOT      index        the policy asks for a snapshot at an
+ *                                  applied index >= index; answer later
+ *                                  with SNAPSHOT_TAKEN
+ *  SNAPSHOT_READ      peer, index, offset, count
+ *                     read count bytes (fewer at the end) at offset of the
+ *                     snapshot at index and answer with a SNAPSHOT_CHUNK
+ *                     event (now or in a later step)
+ *  SNAPSHOT_WRITE     index, term, offset, data, conf, flags
+ *                     write the chunk at offset of the incoming snapshot at
+ *                     index (offset 0 starts a new one). With
+ *                     CRAFT_ACTION_F_LAST it is complete: make it durable
+ *                     with its index, term and conf (membership bytes)
+ *                     before carrying out the next action.
+ *  SNAPSHOT_INSTALL   index, term   restore the state machine from the
+ *                     snapshot at index just written; log entries up to
+ *                     index may be dropped (a TRUNCATE follows when the
+ *                     rest of the log conflicts). Complete it before the
+ *                     next action.
  *
  * Everything an action points to (entry payloads, message bytes) is owned
  * by the engine and the list, valid until the next craft_engine_step() on
@@ -237,8 +360,16 @@ enum craft_action_type {
     CRAFT_ACTION_SEND = 4,
     CRAFT_ACTION_APPLY = 5,
     CRAFT_ACTION_ROLE_CHANGE = 6,
-    CRAFT_ACTION_PROPOSE_RESULT = 7
+    CRAFT_ACTION_PROPOSE_RESULT = 7,
+    CRAFT_ACTION_READ_RESULT = 8,
+    CRAFT_ACTION_TRANSFER_RESULT = 9,
+    CRAFT_ACTION_TAKE_SNAPSHOT = 10,
+    CRAFT_ACTION_SNAPSHOT_READ = 11,
+    CRAFT_ACTION_SNAPSHOT_WRITE = 12,
+    CRAFT_ACTION_SNAPSHOT_INSTALL = 13
 };
+
+#define CRAFT_ACTION_F_LAST 0x1u /* SNAPSHOT_WRITE: the final chunk */
 
 /* Number of actions; 0 on NULL. */
 CRAFT_API size_t craft_actions_count(const craft_actions *a);
@@ -251,12 +382,22 @@ CRAFT_API uint64_t craft_action_term(const craft_actions *a, size_t i);
 CRAFT_API uint64_t craft_action_index(const craft_actions *a, size_t i);
 CRAFT_API uint64_t craft_action_vote(const craft_actions *a, size_t i);
 CRAFT_API uint64_t craft_action_peer(const craft_actions *a, size_t i);
+/* (peer: SEND's destination, SNAPSHOT_READ's and TRANSFER_RESULT's peer) */
 CRAFT_API uint64_t craft_action_leader(const craft_actions *a, size_t i);
 CRAFT_API uint64_t craft_action_id(const craft_actions *a, size_t i);
 CRAFT_API int craft_action_role(const craft_actions *a, size_t i);
 CRAFT_API int craft_action_status(const craft_actions *a, size_t i);
-/* Entries carried by an APPEND or APPLY action (batch size for a
- * PROPOSE_RESULT); 0 otherwise. */
+CRAFT_API uint64_t craft_action_offset(const craft_actions *a, size_t i);
+CRAFT_API uint32_t craft_action_flags(const craft_actions *a, size_t i);
+/* Chunk bytes of a SNAPSHOT_WRITE (borrowed as above). CRAFT_EINVAL for
+ * other actions. */
+CRAFT_API int craft_action_data(const craft_actions *a, size_t i,
+                                const void **data, size_t *len);
+/* Membership bytes of a SNAPSHOT_WRITE, to store with the snapshot. */
+CRAFT_API int craft_action_conf(const craft_actions *a, size_t i,
+                                const void **data, size_t *len);
+/* Entries carried by an APPEND or APPLY action, batch size of a
+ * PROPOSE_RESULT, byte count of a SNAPSHOT_READ; 0 otherwise. */
 CRAFT_API size_t craft_action_count(const craft_actions *a, size_t i);
 /*
  * Entry k (0-based) of an APPEND or APPLY action: its log index is

@@ -61,7 +61,9 @@ void craft_actions_resolve(struct craft_actions *a, const struct craft_log *l)
 {
     for (size_t i = 0; i < a->n; i++) {
         struct craft_action *x = &a->v[i];
-        if (x->count == 0 || x->type == CRAFT_ACTION_PROPOSE_RESULT) {
+        if (x->count == 0 || (x->type != CRAFT_ACTION_SEND &&
+                              x->type != CRAFT_ACTION_APPEND &&
+                              x->type != CRAFT_ACTION_APPLY)) {
             continue;
         }
         const struct craft_entry *e = craft_log_get(l, x->index);
@@ -103,7 +105,9 @@ CRAFT_ACTION_FIELD(term, uint64_t, x->term)
 CRAFT_ACTION_FIELD(index, uint64_t, x->index)
 CRAFT_ACTION_FIELD(vote, uint64_t, x->vote)
 CRAFT_ACTION_FIELD(peer, uint64_t,
-                   x->type == CRAFT_ACTION_SEND ? x->msg.to : 0)
+                   x->type == CRAFT_ACTION_SEND ? x->msg.to : x->peer)
+CRAFT_ACTION_FIELD(offset, uint64_t, x->offset)
+CRAFT_ACTION_FIELD(flags, uint32_t, x->flags)
 CRAFT_ACTION_FIELD(leader, uint64_t, x->leader)
 CRAFT_ACTION_FIELD(id, uint64_t, x->id)
 CRAFT_ACTION_FIELD(role, int, x->role)
@@ -134,6 +138,32 @@ int craft_action_entry(const craft_actions *a, size_t i, size_t k,
         *len = e->len;
     }
     return CRAFT_OK;
+}
+
+static int bytes_of(const struct craft_action *x, const uint8_t *p, size_t n,
+                    const void **data, size_t *len)
+{
+    if (x == NULL || x->type != CRAFT_ACTION_SNAPSHOT_WRITE || data == NULL ||
+        len == NULL) {
+        return CRAFT_EINVAL;
+    }
+    *data = p;
+    *len = n;
+    return CRAFT_OK;
+}
+
+int craft_action_data(const craft_actions *a, size_t i, const void **data,
+                      size_t *len)
+{
+    const struct craft_action *x = at(a, i);
+    return bytes_of(x, x ? x->data : NULL, x ? x->len : 0, data, len);
+}
+
+int craft_action_conf(const craft_actions *a, size_t i, const void **data,
+                      size_t *len)
+{
+    const struct craft_action *x = at(a, i);
+    return bytes_of(x, x ? x->conf : NULL, x ? x->conf_len : 0, data, len);
 }
 
 /* Encodes every SEND of the list at once into one buffer, so pointers

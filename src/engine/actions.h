@@ -21,7 +21,15 @@ struct craft_action {
     uint64_t vote;
     uint64_t leader;
     uint64_t id;
-    uint64_t count; /* entries (APPEND, APPLY, SEND), batch (PROPOSE_RESULT) */
+    uint64_t count; /* entries (APPEND, APPLY, SEND), batch (PROPOSE_RESULT),
+                       bytes (SNAPSHOT_READ) */
+    uint64_t peer;  /* SNAPSHOT_READ, TRANSFER_RESULT */
+    uint64_t offset;
+    uint32_t flags;
+    const uint8_t *data; /* SNAPSHOT_WRITE chunk */
+    size_t len;
+    const uint8_t *conf; /* SNAPSHOT_WRITE membership */
+    size_t conf_len;
     const struct craft_entry *entries;
     struct craft_msg msg; /* SEND; msg.entries resolved with entries */
     size_t enc_off;       /* SEND: offset of its bytes in enc */

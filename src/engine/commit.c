@@ -32,8 +32,12 @@ void craft_maybe_commit(struct craft_engine *e)
         return;
     }
     uint64_t q = m[craft_quorum(e) - 1];
+    if (CRAFT_BUG(e, CRAFT_BUG_COMMIT_NO_QUORUM)) {
+        q = m[0];
+    }
     if (q > e->commit && craft_log_term(&e->log, q) == e->term) {
         craft_commit_to(e, q);
+        craft_after_commit(e);
     }
 }
 
@@ -58,4 +62,5 @@ void craft_flush_apply(struct craft_engine *e)
     x->index = e->applied + 1;
     x->count = e->commit - e->applied;
     e->applied = e->commit;
+    craft_snapshot_policy(e, x->index, e->commit);
 }

@@ -37,14 +37,18 @@ static void tick_leader(struct craft_engine *e)
             }
         }
     }
+    craft_transfer_tick(e);
+    craft_promo_check(e);
+    craft_snapshot_tick(e);
     if (e->heartbeat_elapsed >= e->opts.heartbeat_ticks) {
         e->heartbeat_elapsed = 0;
-        craft_broadcast_heartbeat(e);
+        craft_reads_heartbeat_tick(e);
     }
 }
 
 void craft_tick(struct craft_engine *e)
 {
+    e->ticks++;
     if (e->role == CRAFT_ROLE_LEADER) {
         tick_leader(e);
         return;

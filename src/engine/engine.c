@@ -42,7 +42,14 @@ static int copy_options(const craft_engine_options *in,
     if (o->id == CRAFT_NONE || o->election_ticks < 2 ||
         o->heartbeat_ticks == 0 || o->heartbeat_ticks >= o->election_ticks ||
         o->max_inflight == 0 || o->max_inflight > CRAFT_MAX_INFLIGHT ||
-        o->max_msg_bytes == 0) {
+        o->max_msg_bytes == 0 || o->snapshot_chunk_bytes == 0 ||
+        o->snapshot_chunk_bytes > CRAFT_MAX_ENTRY_BYTES ||
+        o->catchup_rounds == 0) {
+        return CRAFT_EINVAL;
+    }
+    /* A lease is only as good as the promise that followers will not
+     * elect anyone else while they hear from us (thesis §6.4.1). */
+    if (o->lease_reads && !o->check_quorum) {
         return CRAFT_EINVAL;
     }
     return CRAFT_OK;
@@ -71,7 +78,13 @@ int craft_engine_create(const craft_engine_options *opts, craft_engine **out)
     }
     e->inflight_buf = craft_malloc(
         &al, (size_t)CRAFT_MAX_MEMBERS * o.max_inflight * sizeof(uint64_t));
-    if (e->inflight_buf == NULL) {
+    e->snap_conf_bytes = craft_malloc(&al, CRAFT_CONF_MAX_BYTES);
+    e->conf_out = craft_malloc(&al, CRAFT_CONF_MAX_BYTES);
+    if (e->inflight_buf == NULL || e->snap_conf_bytes == NULL ||
+        e->conf_out == NULL) {
+        craft_free(&al, e->inflight_buf);
+        craft_free(&al, e->snap_conf_bytes);
+        craft_free(&al, e->conf_out);
         craft_free(&al, e);
         return CRAFT_ENOMEM;
     }
@@ -96,8 +109,19 @@ void craft_engine_free(craft_engine *e)
     craft_log_free(&al, &e->log);
     craft_entry_vec_free(&al, &e->scratch);
     craft_free(&al, e->inflight_buf);
+    craft_free(&al, e->snap_conf_bytes);
+    craft_free(&al, e->conf_out);
+    craft_free(&al, e->chunk);
+    craft_free(&al, e->reads);
     craft_free(&al, e);
 }
+
+#ifdef CRAFT_PLANTED_BUGS
+void craft_engine_plant_bug(craft_engine *e, int bug)
+{
+    e->planted_bug = bug;
+}
+#endif
 
 /* ---- restart from persisted state ----------------------------------- */
 
@@ -134,6 +158,11 @@ int craft_engine_load_snapshot(craft_engine *e, uint64_t index, uint64_t term,
     craft_log_compact(&e->alloc, &e->log, index, term);
     e->snap_conf = c;
     e->snap_conf_index = index;
+    e->base_conf = c;
+    e->base_conf_index = index;
+    e->snapshot_index = index;
+    e->snapshot_term = term;
+    e->snap_conf_len = craft_conf_encode(&c, e->snap_conf_bytes);
     craft_conf_set(e, &c, index);
     /* A snapshot holds only committed, applied state. */
     e->commit = e->applied = e->persisted = index;
@@ -194,3 +223,48 @@ CRAFT_ENGINE_FIELD(last_index, uint64_t, craft_log_last(&e->log))
 CRAFT_ENGINE_FIELD(last_term, uint64_t, craft_log_last_term(&e->log))
 CRAFT_ENGINE_FIELD(applied_index, uint64_t, e->applied)
 CRAFT_ENGINE_FIELD(persisted_index, uint64_t, e->persisted)
+CRAFT_ENGINE_FIELD(snapshot_index, uint64_t, e->snapshot_index)
+CRAFT_ENGINE_FIELD(snapshot_term, uint64_t, e->snapshot_term)
+CRAFT_ENGINE_FIELD(member_count, size_t, e->conf.n)
+
+int craft_engine_member(const craft_engine *e, size_t k, uint64_t *id,
+                        int *role)
+{
+    if (e == NULL || k >= e->conf.n) {
+        return CRAFT_EINVAL;
+    }
+    if (id != NULL) {
+        *id = e->conf.m[k].id;
+    }
+    if (role != NULL) {
+        *role = (int)e->conf.m[k].role;
+    }
+    return CRAFT_OK;
+}
+
+int craft_engine_progress(const craft_engine *e, uint64_t peer,
+                          uint64_t *match, uint64_t *next, int *state)
+{
+    if (e == NULL) {
+        return CRAFT_EINVAL;
+    }
+    if (e->role != CRAFT_ROLE_LEADER) {
+        return CRAFT_ENOTLEADER;
+    }
+    int k = craft_conf_find(&e->conf, peer);
+    if (k < 0) {
+        return CRAFT_EUNKNOWNPEER;
+    }
+    const struct craft_progress *p = &e->prs[k];
+    int self = peer == e->id;
+    if (match != NULL) {
+        *match = self ? e->persisted : p->match;
+    }
+    if (next != NULL) {
+        *next = self ? craft_log_last(&e->log) + 1 : p->next;
+    }
+    if (state != NULL) {
+        *state = self ? CRAFT_PROGRESS_REPLICATE : (int)p->state;
+    }
+    return CRAFT_OK;
+}

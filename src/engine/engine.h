@@ -57,7 +57,82 @@ struct craft_engine {
     int apply_pending;
 
     struct craft_entry_vec scratch; /* decoder scratch */
+
+    uint64_t ticks; /* logical clock: ticks seen since creation */
+
+    /* Snapshots (snapshot.c, install.c). snapshot_* is the newest
+     * snapshot; the log may start before it (trailing entries kept). */
+    uint64_t snapshot_index;
+    uint64_t snapshot_term;
+    uint8_t *snap_conf_bytes; /* encoded snap_conf, CRAFT_CONF_MAX_BYTES */
+    size_t snap_conf_len;
+    struct craft_conf base_conf; /* conf in force at log.snap_index */
+    uint64_t base_conf_index;
+    int snap_requested;          /* a TAKE_SNAPSHOT is outstanding */
+    uint64_t since_snap_entries; /* applied since the last snapshot */
+    uint64_t since_snap_bytes;
+    uint8_t *chunk;  /* copy of the chunk a step sends or writes */
+    size_t chunk_cap;
+    uint8_t *conf_out; /* craft_engine_conf_at's buffer */
+    /* Incoming snapshot (follower). */
+    int in_active;
+    uint64_t in_index;
+    uint64_t in_term;
+    uint64_t in_offset;
+
+    /* Linearizable reads (read_index.c). */
+    struct craft_read *reads;
+    size_t n_reads;
+    size_t cap_reads;
+    uint64_t read_round;   /* last confirmation round started */
+    uint64_t read_acked;   /* last round a quorum confirmed */
+    uint64_t round_tick[16]; /* tick each recent round started at */
+    uint64_t lease_until;  /* lease reads: valid while ticks < this */
+
+    /* Leadership transfer (transfer.c). */
+    uint64_t transfer_target;
+    uint64_t transfer_id;
+    uint32_t transfer_elapsed;
+    int transfer_sent;
+
+    /* Learner promotion (change.c). */
+    struct {
+        int active;
+        uint64_t peer;
+        uint64_t id;
+        uint64_t round_end;
+        uint64_t round_start;
+        uint64_t started;
+        uint32_t rounds;
+    } promo;
+
+#ifdef CRAFT_PLANTED_BUGS
+    int planted_bug;
+#endif
 };
+
+/* A pending read: confirmed once a quorum acknowledged round `round`. */
+struct craft_read {
+    uint64_t id;
+    uint64_t index;
+    uint64_t round;
+    uint64_t from; /* this server, or the follower that forwarded it */
+};
+
+#ifdef CRAFT_PLANTED_BUGS
+/* Test-only, never in release builds: deliberately broken behaviour the
+ * simulator must catch (issue 4, "the checks are not vacuous"). */
+enum {
+    CRAFT_BUG_NONE = 0,
+    CRAFT_BUG_COMMIT_NO_QUORUM = 1, /* leader commits on its own ack */
+    CRAFT_BUG_READ_NO_READINDEX = 2, /* leader answers reads at once */
+    CRAFT_BUG_VOTE_TWICE = 3        /* grants a second vote in a term */
+};
+void craft_engine_plant_bug(craft_engine *e, int bug);
+#define CRAFT_BUG(e, b) ((e)->planted_bug == (b))
+#else
+#define CRAFT_BUG(e, b) 0
+#endif
 
 /* ---- rand.c ---- */
 uint64_t craft_rand(struct craft_engine *e);
@@ -130,6 +205,49 @@ void craft_flush_apply(struct craft_engine *e);
 
 /* ---- propose.c ---- */
 void craft_on_propose(struct craft_engine *e, const craft_event *ev);
+
+/* ---- read_index.c ---- */
+void craft_on_read(struct craft_engine *e, uint64_t id);
+void craft_on_read_index(struct craft_engine *e, const struct craft_msg *m);
+void craft_on_read_index_resp(struct craft_engine *e,
+                              const struct craft_msg *m);
+void craft_reads_on_ack(struct craft_engine *e);
+void craft_reads_heartbeat_tick(struct craft_engine *e);
+void craft_reads_fail(struct craft_engine *e, int status);
+uint64_t craft_read_ctx(const struct craft_engine *e);
+
+/* ---- transfer.c ---- */
+void craft_on_transfer(struct craft_engine *e, uint64_t id, uint64_t peer);
+void craft_transfer_tick(struct craft_engine *e);
+void craft_transfer_progress(struct craft_engine *e, int slot);
+void craft_transfer_end(struct craft_engine *e, int status);
+void craft_on_timeout_now(struct craft_engine *e, const struct craft_msg *m);
+
+/* ---- change.c ---- */
+void craft_on_change(struct craft_engine *e, uint32_t type, uint64_t id,
+                     uint64_t peer);
+void craft_promo_check(struct craft_engine *e);
+void craft_promo_cancel(struct craft_engine *e, int status);
+void craft_after_commit(struct craft_engine *e);
+
+/* ---- snapshot.c (leader side, policy, compaction) ---- */
+int craft_on_snapshot_taken(struct craft_engine *e, uint64_t index,
+                            uint64_t term);
+void craft_snapshot_start(struct craft_engine *e, int slot);
+void craft_on_snapshot_chunk(struct craft_engine *e, const craft_event *ev);
+void craft_on_snapshot_resp(struct craft_engine *e,
+                            const struct craft_msg *m);
+void craft_snapshot_tick(struct craft_engine *e);
+void craft_snapshot_policy(struct craft_engine *e, uint64_t from,
+                           uint64_t to);
+/* Conf in force at index (searching the log back to its start, then the
+ * base configuration). */
+void craft_conf_at_index(const struct craft_engine *e, uint64_t index,
+                         struct craft_conf *out);
+int craft_chunk_reserve(struct craft_engine *e, size_t len);
+
+/* ---- install.c (follower side) ---- */
+void craft_on_snapshot(struct craft_engine *e, const struct craft_msg *m);
 
 /* ---- step.c ---- */
 int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,

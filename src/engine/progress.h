@@ -27,6 +27,12 @@ struct craft_progress {
     uint32_t recent_active; /* heard from since the last quorum check */
     uint32_t vote_granted;  /* candidate: this peer granted its vote */
     uint32_t vote_responded;
+    uint64_t read_ack; /* highest read round this peer confirmed */
+    /* SNAPSHOT state: the transfer of snapshot snap_index. */
+    uint64_t snap_index;
+    uint64_t snap_offset;  /* next byte the peer wants */
+    uint32_t snap_reading; /* a SNAPSHOT_READ awaits its chunk */
+    uint32_t snap_wait;    /* ticks since the last chunk went out */
     /* Ring of the last index of each append in flight (REPLICATE). */
     uint64_t *inflight;
     uint32_t in_head;

@@ -14,6 +14,15 @@ void craft_on_propose(struct craft_engine *e, const craft_event *ev)
         x->leader = e->leader;
         return;
     }
+    if (e->transfer_target != CRAFT_NONE) {
+        /* Thesis §3.10: proposals stop while leadership is handed over. */
+        struct craft_action *x =
+            craft_actions_push(e->out, CRAFT_ACTION_PROPOSE_RESULT);
+        x->id = ev->id;
+        x->status = CRAFT_EBUSY;
+        x->leader = e->leader;
+        return;
+    }
     uint64_t first = craft_log_last(&e->log) + 1;
     /* The whole batch becomes consecutive entries and, at the end of the
      * step, one APPEND action. */

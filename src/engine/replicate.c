@@ -52,8 +52,8 @@ static int send_one(struct craft_engine *e, int slot, int allow_empty)
     uint64_t prev = p->next - 1;
     if (prev < e->log.snap_index) {
         /* The entries this peer needs are compacted: it needs a snapshot
-         * (sent by the snapshot module once it exists). */
-        p->state = CRAFT_PROGRESS_SNAPSHOT;
+         * (§7). */
+        craft_snapshot_start(e, slot);
         return 0;
     }
     uint64_t n = p->next <= last ? batch_len(e, p->next, last) : 0;
@@ -118,6 +118,7 @@ void craft_broadcast_heartbeat(struct craft_engine *e)
          * its side: its log may still diverge past match. */
         uint64_t match = e->prs[k].match;
         m->commit = match < e->commit ? match : e->commit;
+        m->ctx = craft_read_ctx(e);
     }
 }
 
@@ -203,8 +204,10 @@ void craft_on_append_resp(struct craft_engine *e, const struct craft_msg *m)
         if (e->role != CRAFT_ROLE_LEADER) {
             return;
         }
+        craft_promo_check(e);
     }
     craft_send_append(e, slot, 0);
+    craft_transfer_progress(e, slot);
 }
 
 void craft_on_heartbeat_resp(struct craft_engine *e,
@@ -216,6 +219,13 @@ void craft_on_heartbeat_resp(struct craft_engine *e,
     }
     struct craft_progress *p = &e->prs[slot];
     p->recent_active = 1;
+    if (m->ctx > p->read_ack && m->ctx <= e->read_round) {
+        p->read_ack = m->ctx;
+        craft_reads_on_ack(e);
+    }
+    if (p->state == CRAFT_PROGRESS_SNAPSHOT) {
+        return; /* appends wait for the snapshot (snapshot.c resends) */
+    }
     /* A heartbeat answer unblocks a probe whose append may have been
      * lost, and restarts a stalled pipeline. */
     p->probe_sent = 0;

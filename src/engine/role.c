@@ -33,9 +33,21 @@ static void reset_votes(struct craft_engine *e)
 /* "If RPC request or response contains term T > currentTerm: set
  * currentTerm = T, convert to follower" (Figure 2). The vote is cleared
  * only when the term changes. */
+/* What a leader was doing for clients ends with its leadership. */
+static void leave_leadership(struct craft_engine *e)
+{
+    if (e->role != CRAFT_ROLE_LEADER) {
+        return;
+    }
+    craft_reads_fail(e, CRAFT_ESTEPPEDDOWN);
+    craft_transfer_end(e, CRAFT_ESTEPPEDDOWN);
+    craft_promo_cancel(e, CRAFT_ESTEPPEDDOWN);
+}
+
 void craft_become_follower(struct craft_engine *e, uint64_t term,
                            uint64_t leader)
 {
+    leave_leadership(e);
     int changed = e->role != CRAFT_ROLE_FOLLOWER || e->leader != leader ||
                   e->term != term;
     if (term != e->term) {
@@ -85,6 +97,11 @@ void craft_become_leader(struct craft_engine *e)
 {
     e->role = CRAFT_ROLE_LEADER;
     e->leader = e->id;
+    e->n_reads = 0;
+    e->read_acked = e->read_round;
+    e->lease_until = 0;
+    e->transfer_target = CRAFT_NONE;
+    e->promo.active = 0;
     e->heartbeat_elapsed = 0;
     e->election_elapsed = 0;
     uint64_t next = craft_log_last(&e->log) + 1;
@@ -93,6 +110,7 @@ void craft_become_leader(struct craft_engine *e)
         craft_progress_reset(p, CRAFT_PROGRESS_PROBE, next);
         p->match = 0;
         p->recent_active = 1;
+        p->read_ack = 0;
     }
     craft_emit_role_change(e);
     /* Reserved in craft_step's prologue: see craft_actions_bound. */

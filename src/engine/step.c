@@ -76,6 +76,16 @@ static int validate_msg(const struct craft_engine *e,
         }
         sum += en->len;
     }
+    if (m->type == CRAFT_MSG_SNAPSHOT) {
+        struct craft_conf c;
+        int rv = craft_conf_decode(m->conf, m->conf_len, &c);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
+        if (m->index == 0 || m->log_term == 0 || m->log_term > m->term) {
+            return CRAFT_EMALFORMED;
+        }
+    }
     *bytes = sum;
     return CRAFT_OK;
 }
@@ -110,6 +120,10 @@ static int handle_term(struct craft_engine *e, const struct craft_msg *m)
              !(m->flags & CRAFT_MSG_F_REJECT))) {
             return 1;
         }
+        if (e->transfer_target != CRAFT_NONE &&
+            m->from == e->transfer_target) {
+            craft_transfer_end(e, CRAFT_OK); /* the target took over */
+        }
         craft_become_follower(e, m->term,
                               is_from_leader(m->type) ? m->from : CRAFT_NONE);
         return 1;
@@ -137,6 +151,7 @@ static void dispatch(struct craft_engine *e, const struct craft_msg *m)
     switch (m->type) {
     case CRAFT_MSG_APPEND:
     case CRAFT_MSG_HEARTBEAT:
+    case CRAFT_MSG_SNAPSHOT:
         if (e->role != CRAFT_ROLE_FOLLOWER) {
             /* §5.2: a candidate that hears from a leader of its term
              * returns to follower. */
@@ -144,9 +159,25 @@ static void dispatch(struct craft_engine *e, const struct craft_msg *m)
         }
         if (m->type == CRAFT_MSG_APPEND) {
             craft_on_append(e, m);
-        } else {
+        } else if (m->type == CRAFT_MSG_HEARTBEAT) {
             craft_on_heartbeat(e, m);
+        } else {
+            craft_on_snapshot(e, m);
         }
+        break;
+    case CRAFT_MSG_SNAPSHOT_RESP:
+        if (e->role == CRAFT_ROLE_LEADER) {
+            craft_on_snapshot_resp(e, m);
+        }
+        break;
+    case CRAFT_MSG_TIMEOUT_NOW:
+        craft_on_timeout_now(e, m);
+        break;
+    case CRAFT_MSG_READ_INDEX:
+        craft_on_read_index(e, m);
+        break;
+    case CRAFT_MSG_READ_INDEX_RESP:
+        craft_on_read_index_resp(e, m);
         break;
     case CRAFT_MSG_APPEND_RESP:
         if (e->role == CRAFT_ROLE_LEADER) {
@@ -181,10 +212,22 @@ static void dispatch(struct craft_engine *e, const struct craft_msg *m)
 static int prologue(struct craft_engine *e, struct craft_actions *out,
                     size_t entries, size_t bytes)
 {
-    /* +1 entry: a new leader's no-op. */
-    int rv = craft_log_reserve(&e->alloc, &e->log, entries + 1, bytes);
+    /* +1 entry: a new leader's no-op, or a configuration the step may
+     * append (a promotion). */
+    int rv = craft_log_reserve(&e->alloc, &e->log, entries + 1,
+                               bytes + CRAFT_CONF_MAX_BYTES);
     if (rv != CRAFT_OK) {
         return rv;
+    }
+    /* One more pending read. */
+    if (e->n_reads + 1 > e->cap_reads) {
+        void *v = e->reads;
+        rv = craft_grow(&e->alloc, &v, &e->cap_reads, e->n_reads + 1,
+                        sizeof(*e->reads));
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
+        e->reads = v;
     }
     rv = craft_actions_reserve(out, craft_actions_bound(e));
     if (rv != CRAFT_OK) {
@@ -209,6 +252,9 @@ int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
 {
     size_t bytes = 0;
     int rv = validate_msg(e, m, &bytes);
+    if (rv == CRAFT_OK && m->type == CRAFT_MSG_SNAPSHOT) {
+        rv = craft_chunk_reserve(e, m->len + m->conf_len);
+    }
     if (rv == CRAFT_OK) {
         rv = prologue(e, out, m->n_entries, bytes);
     }
@@ -271,7 +317,31 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
     switch (ev.type) {
     case CRAFT_EVENT_TICK:
     case CRAFT_EVENT_PERSISTED:
+    case CRAFT_EVENT_READ:
         rv = prologue(e, out, 0, 0);
+        break;
+    case CRAFT_EVENT_TRANSFER:
+    case CRAFT_EVENT_ADD_PEER:
+    case CRAFT_EVENT_ADD_LEARNER:
+    case CRAFT_EVENT_PROMOTE:
+    case CRAFT_EVENT_REMOVE:
+        rv = ev.peer == CRAFT_NONE ? CRAFT_EINVAL : prologue(e, out, 0, 0);
+        break;
+    case CRAFT_EVENT_SNAPSHOT_TAKEN:
+        rv = ev.index == 0 ? CRAFT_EINVAL : prologue(e, out, 0, 0);
+        break;
+    case CRAFT_EVENT_SNAPSHOT_CHUNK:
+        if (ev.peer == CRAFT_NONE || (ev.len > 0 && ev.data == NULL) ||
+            (ev.flags & ~(CRAFT_EVENT_F_LAST | CRAFT_EVENT_F_FAILED))) {
+            rv = CRAFT_EINVAL;
+        } else if (ev.len > CRAFT_MAX_ENTRY_BYTES) {
+            rv = CRAFT_ETOOBIG;
+        } else {
+            rv = craft_chunk_reserve(e, ev.len);
+            if (rv == CRAFT_OK) {
+                rv = prologue(e, out, 0, 0);
+            }
+        }
         break;
     case CRAFT_EVENT_MESSAGE:
         if (ev.data == NULL || ev.len == 0) {
@@ -314,6 +384,29 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         break;
     case CRAFT_EVENT_PROPOSE:
         craft_on_propose(e, &ev);
+        break;
+    case CRAFT_EVENT_READ:
+        craft_on_read(e, ev.id);
+        break;
+    case CRAFT_EVENT_TRANSFER:
+        craft_on_transfer(e, ev.id, ev.peer);
+        break;
+    case CRAFT_EVENT_ADD_PEER:
+    case CRAFT_EVENT_ADD_LEARNER:
+    case CRAFT_EVENT_PROMOTE:
+    case CRAFT_EVENT_REMOVE:
+        craft_on_change(e, ev.type, ev.id, ev.peer);
+        break;
+    case CRAFT_EVENT_SNAPSHOT_TAKEN:
+        rv = craft_on_snapshot_taken(e, ev.index, ev.term);
+        if (rv != CRAFT_OK) {
+            e->out = NULL;
+            craft_actions_clear(out);
+            return rv;
+        }
+        break;
+    case CRAFT_EVENT_SNAPSHOT_CHUNK:
+        craft_on_snapshot_chunk(e, &ev);
         break;
     case CRAFT_EVENT_BOOTSTRAP:
         /* The first configuration is entry 1 of term 1 on every founding

@@ -23,7 +23,8 @@ void craft_on_vote(struct craft_engine *e, const struct craft_msg *m)
      * qualifies. */
     int can_vote = e->vote == m->from ||
                    (e->vote == CRAFT_NONE && e->leader == CRAFT_NONE) ||
-                   (pre && m->term > e->term);
+                   (pre && m->term > e->term) ||
+                   CRAFT_BUG(e, CRAFT_BUG_VOTE_TWICE);
     int grant = can_vote && log_up_to_date(e, m);
     uint32_t resp_type = pre ? CRAFT_MSG_PREVOTE_RESP : CRAFT_MSG_VOTE_RESP;
 
