@@ -31,7 +31,8 @@
  *   HEARTBEAT        -         commit ctx                  -
  *   HEARTBEAT_RESP   -         ctx                         -
  *   SNAPSHOT         LAST      index log_term offset       snapshot
- *   SNAPSHOT_RESP    REJECT    index offset                -
+ *   SNAPSHOT_RESP    REJECT,   index offset                -
+ *                    LAST
  *   TIMEOUT_NOW      -         -                           -
  *   READ_INDEX       -         ctx                         -
  *   READ_INDEX_RESP  REJECT    ctx index hint_index        -
@@ -129,7 +130,8 @@ static const struct msg_layout layouts[CRAFT_MSG_TYPE_MAX + 1] = {
     [CRAFT_MSG_HEARTBEAT_RESP] = {0, PAYLOAD_NONE, 1, {OFF(ctx), 0, 0}},
     [CRAFT_MSG_SNAPSHOT] = {CRAFT_MSG_F_LAST, PAYLOAD_SNAPSHOT, 3,
                             {OFF(index), OFF(log_term), OFF(offset)}},
-    [CRAFT_MSG_SNAPSHOT_RESP] = {CRAFT_MSG_F_REJECT, PAYLOAD_NONE, 2,
+    [CRAFT_MSG_SNAPSHOT_RESP] = {CRAFT_MSG_F_REJECT | CRAFT_MSG_F_LAST,
+                                 PAYLOAD_NONE, 2,
                                  {OFF(index), OFF(offset), 0}},
     [CRAFT_MSG_TIMEOUT_NOW] = {0, PAYLOAD_NONE, 0, {0, 0, 0}},
     [CRAFT_MSG_READ_INDEX] = {0, PAYLOAD_NONE, 1, {OFF(ctx), 0, 0}},

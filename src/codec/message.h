@@ -52,7 +52,8 @@ enum craft_msg_type {
 
 /* Flags. */
 #define CRAFT_MSG_F_REJECT 0x1u   /* *_RESP: request refused / vote denied */
-#define CRAFT_MSG_F_LAST 0x2u     /* SNAPSHOT: last chunk */
+#define CRAFT_MSG_F_LAST 0x2u     /* SNAPSHOT: last chunk;
+                                     SNAPSHOT_RESP: snapshot installed */
 #define CRAFT_MSG_F_TRANSFER 0x4u /* VOTE: campaign of a leadership transfer:
                                      bypasses leader stickiness */
 #define CRAFT_MSG_F_ALL 0x7u
@@ -73,11 +74,16 @@ enum craft_msg_type {
  *  HEARTBEAT_RESP  ctx echoed
  *  SNAPSHOT        index/log_term=snapshot last index/term, offset, data
  *                  (chunk), conf (membership bytes), LAST
- *  SNAPSHOT_RESP   index=snapshot index, offset=next offset wanted, REJECT
+ *  SNAPSHOT_RESP   index=snapshot index, offset=next offset wanted, REJECT,
+ *                  LAST (installed)
  *  TIMEOUT_NOW     term
  *  READ_INDEX      ctx=request id
- *  READ_INDEX_RESP ctx=request id, index=read index, REJECT (+hint_index
- *                  = leader hint)
+ *  READ_INDEX_RESP ctx=request id, index=read index, REJECT with
+ *                  hint_index = the negated CRAFT_E* reason
+ *
+ * The codec sends exactly these fields and flags: any other field is not
+ * encoded (and decodes as 0), and a flag a type does not list makes the
+ * encoder refuse the message (see craft_msg_check()).
  *
  * Pointers are borrowed: in a message the engine emits they point into the
  * engine (valid until its next step); in a decoded one, into the buffer.

@@ -173,7 +173,11 @@ static int encode_all(struct craft_actions *a)
     size_t total = 0;
     for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].type == CRAFT_ACTION_SEND) {
-            total += craft_msg_encoded_size(&a->v[i].msg);
+            size_t n = craft_msg_encoded_size(&a->v[i].msg);
+            if (n == 0) {
+                return CRAFT_EINVAL; /* the engine built an invalid message */
+            }
+            total += n;
         }
     }
     if (total > a->enc_cap) {

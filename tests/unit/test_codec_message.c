@@ -85,6 +85,7 @@ static struct craft_msg sample(uint32_t type)
         m.conf = conf_bytes, m.conf_len = sizeof(conf_bytes);
         break;
     case CRAFT_MSG_SNAPSHOT_RESP:
+        m.flags = CRAFT_MSG_F_LAST;
         m.index = 500, m.offset = 8192;
         break;
     case CRAFT_MSG_TIMEOUT_NOW:
