@@ -3,6 +3,7 @@
  */
 #include "engine/actions.h"
 
+#include <stddef.h>
 #include <string.h>
 
 int craft_actions_create(const craft_allocator *allocator, craft_actions **out)
@@ -52,7 +53,12 @@ void craft_actions_clear(struct craft_actions *a)
 struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
 {
     struct craft_action *x = &a->v[a->n++];
-    memset(x, 0, sizeof(*x));
+    /* The profile showed zeroing the whole action (with its message) per
+     * push dominating small steps: clear the fixed part only. */
+    memset(x, 0, offsetof(struct craft_action, msg));
+    if (type == CRAFT_ACTION_SEND) {
+        memset(&x->msg, 0, sizeof(x->msg));
+    }
     x->type = type;
     return x;
 }

@@ -31,9 +31,11 @@ struct craft_action {
     const uint8_t *conf; /* SNAPSHOT_WRITE membership */
     size_t conf_len;
     const struct craft_entry *entries;
-    struct craft_msg msg; /* SEND; msg.entries resolved with entries */
     size_t enc_off;       /* SEND: offset of its bytes in enc */
     size_t enc_len;
+    /* Last, so that craft_actions_push clears only what is above it and
+     * a SEND clears its message itself. */
+    struct craft_msg msg; /* SEND; msg.entries resolved with entries */
 };
 
 struct craft_actions {

@@ -36,6 +36,7 @@ struct craft_engine {
      * by the snapshot, to fall back to when entries are truncated. */
     struct craft_conf conf;
     uint64_t conf_index;
+    uint32_t quorum; /* majority of conf's voters, cached */
     struct craft_conf snap_conf;
     uint64_t snap_conf_index;
     struct craft_progress prs[CRAFT_MAX_MEMBERS]; /* parallel to conf.m */

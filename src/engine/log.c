@@ -41,9 +41,9 @@ static void block_unref(const struct craft_alloc *a, struct craft_log *l,
         b->used = 0; /* empty again: reuse from the start */
         return;
     }
-    if (l->spare == NULL && b->size == CRAFT_ARENA_BLOCK) {
+    if (l->nspare < CRAFT_ARENA_SPARES && b->size == CRAFT_ARENA_BLOCK) {
         b->used = 0;
-        l->spare = b;
+        l->spare[l->nspare++] = b;
         return;
     }
     craft_free(a, b);
@@ -58,7 +58,9 @@ void craft_log_free(const struct craft_alloc *a, struct craft_log *l)
         }
     }
     craft_free(a, l->cur);
-    craft_free(a, l->spare);
+    for (size_t k = 0; k < l->nspare; k++) {
+        craft_free(a, l->spare[k]);
+    }
     craft_free(a, l->e);
     craft_log_init(l);
 }
@@ -88,9 +90,8 @@ int craft_log_reserve(const struct craft_alloc *a, struct craft_log *l,
     /* A new current block: the spare if it fits, else a fresh one large
      * enough for the whole batch, so appends after this cannot fail. */
     struct craft_block *b = NULL;
-    if (l->spare != NULL && l->spare->size >= bytes) {
-        b = l->spare;
-        l->spare = NULL;
+    if (l->nspare > 0 && bytes <= CRAFT_ARENA_BLOCK) {
+        b = l->spare[--l->nspare];
     } else {
         b = block_new(a, bytes > CRAFT_ARENA_BLOCK ? bytes : CRAFT_ARENA_BLOCK);
         if (b == NULL) {

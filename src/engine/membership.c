@@ -22,7 +22,7 @@ int craft_is_voter(const struct craft_engine *e, uint64_t id)
 
 uint32_t craft_quorum(const struct craft_engine *e)
 {
-    return craft_conf_voters(&e->conf) / 2 + 1;
+    return e->quorum;
 }
 
 /*
@@ -60,6 +60,7 @@ void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
     }
     e->conf = *c;
     e->conf_index = index;
+    e->quorum = craft_conf_voters(c) / 2 + 1;
 }
 
 void craft_conf_on_append(struct craft_engine *e, uint64_t index)

@@ -299,7 +299,7 @@ static int bootstrap(struct craft_engine *e, const craft_event *ev,
 int craft_engine_step(craft_engine *e, const craft_event *in,
                       craft_actions *out)
 {
-    craft_event ev;
+    craft_event evbuf;
     struct craft_msg m;
     struct craft_conf conf;
     uint8_t confbuf[16 + CRAFT_MAX_MEMBERS * 16];
@@ -309,12 +309,18 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
     if (e == NULL || in == NULL || out == NULL) {
         return CRAFT_EINVAL;
     }
-    rv = copy_event(in, &ev);
-    if (rv != CRAFT_OK) {
-        craft_actions_clear(out);
-        return rv;
+    /* A caller built against this version passes a full struct: use it
+     * as is. An older, smaller one is copied over defaults. */
+    const craft_event *evp = in;
+    if (in->struct_size != sizeof(craft_event)) {
+        rv = copy_event(in, &evbuf);
+        if (rv != CRAFT_OK) {
+            craft_actions_clear(out);
+            return rv;
+        }
+        evp = &evbuf;
     }
-    switch (ev.type) {
+    switch (evp->type) {
     case CRAFT_EVENT_TICK:
     case CRAFT_EVENT_PERSISTED:
     case CRAFT_EVENT_READ:
@@ -325,42 +331,42 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
     case CRAFT_EVENT_ADD_LEARNER:
     case CRAFT_EVENT_PROMOTE:
     case CRAFT_EVENT_REMOVE:
-        rv = ev.peer == CRAFT_NONE ? CRAFT_EINVAL : prologue(e, out, 0, 0);
+        rv = evp->peer == CRAFT_NONE ? CRAFT_EINVAL : prologue(e, out, 0, 0);
         break;
     case CRAFT_EVENT_SNAPSHOT_TAKEN:
-        rv = ev.index == 0 ? CRAFT_EINVAL : prologue(e, out, 0, 0);
+        rv = evp->index == 0 ? CRAFT_EINVAL : prologue(e, out, 0, 0);
         break;
     case CRAFT_EVENT_SNAPSHOT_CHUNK:
-        if (ev.peer == CRAFT_NONE || (ev.len > 0 && ev.data == NULL) ||
-            (ev.flags & ~(CRAFT_EVENT_F_LAST | CRAFT_EVENT_F_FAILED))) {
+        if (evp->peer == CRAFT_NONE || (evp->len > 0 && evp->data == NULL) ||
+            (evp->flags & ~(CRAFT_EVENT_F_LAST | CRAFT_EVENT_F_FAILED))) {
             rv = CRAFT_EINVAL;
-        } else if (ev.len > CRAFT_MAX_ENTRY_BYTES) {
+        } else if (evp->len > CRAFT_MAX_ENTRY_BYTES) {
             rv = CRAFT_ETOOBIG;
         } else {
-            rv = craft_chunk_reserve(e, ev.len);
+            rv = craft_chunk_reserve(e, evp->len);
             if (rv == CRAFT_OK) {
                 rv = prologue(e, out, 0, 0);
             }
         }
         break;
     case CRAFT_EVENT_MESSAGE:
-        if (ev.data == NULL || ev.len == 0) {
+        if (evp->data == NULL || evp->len == 0) {
             rv = CRAFT_EINVAL;
             break;
         }
-        rv = craft_msg_decode(ev.data, ev.len, &m, &e->alloc, &e->scratch);
+        rv = craft_msg_decode(evp->data, evp->len, &m, &e->alloc, &e->scratch);
         if (rv == CRAFT_OK) {
             return craft_step_msg(e, &m, out);
         }
         break;
     case CRAFT_EVENT_PROPOSE:
-        rv = validate_propose(&ev, &bytes);
+        rv = validate_propose(evp, &bytes);
         if (rv == CRAFT_OK) {
-            rv = prologue(e, out, ev.nbufs, bytes);
+            rv = prologue(e, out, evp->nbufs, bytes);
         }
         break;
     case CRAFT_EVENT_BOOTSTRAP:
-        rv = bootstrap(e, &ev, &conf);
+        rv = bootstrap(e, evp, &conf);
         if (rv == CRAFT_OK) {
             bytes = craft_conf_encode(&conf, confbuf);
             rv = prologue(e, out, 1, bytes);
@@ -375,30 +381,30 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         return rv;
     }
 
-    switch (ev.type) {
+    switch (evp->type) {
     case CRAFT_EVENT_TICK:
         craft_tick(e);
         break;
     case CRAFT_EVENT_PERSISTED:
-        craft_on_persisted(e, ev.index, ev.term);
+        craft_on_persisted(e, evp->index, evp->term);
         break;
     case CRAFT_EVENT_PROPOSE:
-        craft_on_propose(e, &ev);
+        craft_on_propose(e, evp);
         break;
     case CRAFT_EVENT_READ:
-        craft_on_read(e, ev.id);
+        craft_on_read(e, evp->id);
         break;
     case CRAFT_EVENT_TRANSFER:
-        craft_on_transfer(e, ev.id, ev.peer);
+        craft_on_transfer(e, evp->id, evp->peer);
         break;
     case CRAFT_EVENT_ADD_PEER:
     case CRAFT_EVENT_ADD_LEARNER:
     case CRAFT_EVENT_PROMOTE:
     case CRAFT_EVENT_REMOVE:
-        craft_on_change(e, ev.type, ev.id, ev.peer);
+        craft_on_change(e, evp->type, evp->id, evp->peer);
         break;
     case CRAFT_EVENT_SNAPSHOT_TAKEN:
-        rv = craft_on_snapshot_taken(e, ev.index, ev.term);
+        rv = craft_on_snapshot_taken(e, evp->index, evp->term);
         if (rv != CRAFT_OK) {
             e->out = NULL;
             craft_actions_clear(out);
@@ -406,7 +412,7 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         }
         break;
     case CRAFT_EVENT_SNAPSHOT_CHUNK:
-        craft_on_snapshot_chunk(e, &ev);
+        craft_on_snapshot_chunk(e, evp);
         break;
     case CRAFT_EVENT_BOOTSTRAP:
         /* The first configuration is entry 1 of term 1 on every founding
