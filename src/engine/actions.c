@@ -108,7 +108,9 @@ int craft_action_type(const craft_actions *a, size_t i)
     }
 
 CRAFT_ACTION_FIELD(term, uint64_t, x->term)
-CRAFT_ACTION_FIELD(index, uint64_t, x->index)
+/* A SEND keeps its entry range in index/count for resolution only. */
+CRAFT_ACTION_FIELD(index, uint64_t,
+                   x->type == CRAFT_ACTION_SEND ? 0 : x->index)
 CRAFT_ACTION_FIELD(vote, uint64_t, x->vote)
 CRAFT_ACTION_FIELD(peer, uint64_t,
                    x->type == CRAFT_ACTION_SEND ? x->msg.to : x->peer)
@@ -118,7 +120,8 @@ CRAFT_ACTION_FIELD(leader, uint64_t, x->leader)
 CRAFT_ACTION_FIELD(id, uint64_t, x->id)
 CRAFT_ACTION_FIELD(role, int, x->role)
 CRAFT_ACTION_FIELD(status, int, x->status)
-CRAFT_ACTION_FIELD(count, size_t, x->count)
+CRAFT_ACTION_FIELD(count, size_t,
+                   x->type == CRAFT_ACTION_SEND ? 0 : x->count)
 
 int craft_action_entry(const craft_actions *a, size_t i, size_t k,
                        uint64_t *term, uint32_t *type, const void **data,

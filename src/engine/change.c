@@ -61,14 +61,17 @@ static int validate(struct craft_engine *e, uint32_t type, uint64_t peer)
     if (e->role != CRAFT_ROLE_LEADER) {
         return CRAFT_ENOTLEADER;
     }
+    /* Thesis §4.1 (the 2015 erratum): a leader must commit an entry of its
+     * own term before it may append a configuration. Checked first: until
+     * then the leader cannot even tell whether the latest configuration
+     * is committed (a new cluster's bootstrap configuration is not, yet),
+     * and "not ready, retry" is the true reason. */
+    if (craft_log_term(&e->log, e->commit) != e->term) {
+        return CRAFT_ENOTREADY;
+    }
     if (e->transfer_target != CRAFT_NONE || e->promo.active ||
         e->conf_index > e->commit) {
         return CRAFT_EBUSY; /* one change at a time (§4.1) */
-    }
-    /* Thesis §4.1 (the 2015 erratum): a leader must commit an entry of its
-     * own term before it may append a configuration. */
-    if (craft_log_term(&e->log, e->commit) != e->term) {
-        return CRAFT_ENOTREADY;
     }
     int k = craft_conf_index_of(e, peer);
     switch (type) {
@@ -154,11 +157,18 @@ void craft_promo_check(struct craft_engine *e)
     if (e->prs[k].match < e->promo.round_end) {
         return;
     }
-    e->promo.rounds++;
     int fast = e->ticks - e->promo.round_start < e->opts.election_ticks;
-    /* The learner's own addition must commit first: one change at a
-     * time. */
-    if (fast && e->conf_index <= e->commit) {
+    if (fast && e->conf_index > e->commit) {
+        /* Caught up, but the learner's own addition has not committed yet
+         * (one change at a time). That wait is no failed round: keep
+         * measuring with a fresh round, uncounted; the overall budget
+         * above still bounds it. */
+        e->promo.round_end = craft_log_last(&e->log);
+        e->promo.round_start = e->ticks;
+        return;
+    }
+    e->promo.rounds++;
+    if (fast) {
         struct craft_conf c = e->conf;
         c.m[k].role = CRAFT_MEMBER_VOTER;
         e->promo.active = 0;

@@ -15,15 +15,21 @@ uint64_t craft_read_ctx(const struct craft_engine *e)
     return e->read_round;
 }
 
-static void result(struct craft_engine *e, uint64_t id, int status,
-                   uint64_t index)
+static void result_hint(struct craft_engine *e, uint64_t id, int status,
+                        uint64_t index, uint64_t leader)
 {
     struct craft_action *x =
         craft_actions_push(e->out, CRAFT_ACTION_READ_RESULT);
     x->id = id;
     x->status = status;
     x->index = index;
-    x->leader = e->leader;
+    x->leader = leader;
+}
+
+static void result(struct craft_engine *e, uint64_t id, int status,
+                   uint64_t index)
+{
+    result_hint(e, id, status, index, e->leader);
 }
 
 /* Answers one read: locally, or to the follower that forwarded it. */
@@ -38,8 +44,11 @@ static void answer(struct craft_engine *e, const struct craft_read *r,
     m->ctx = r->id;
     m->index = index;
     if (status != CRAFT_OK) {
+        /* codec/message.h: a refusal carries the leader hint in
+         * hint_index; the reason goes in index, unused otherwise. */
         m->flags = CRAFT_MSG_F_REJECT;
-        m->hint_index = (uint64_t)(-(int64_t)status); /* reason */
+        m->index = (uint64_t)(-(int64_t)status);
+        m->hint_index = e->leader;
     }
 }
 
@@ -115,11 +124,13 @@ void craft_on_read_index_resp(struct craft_engine *e,
                               const struct craft_msg *m)
 {
     if (m->flags & CRAFT_MSG_F_REJECT) {
-        int status = (int)-(int64_t)m->hint_index;
+        int status = (int)-(int64_t)m->index;
         if (status != CRAFT_ENOTREADY && status != CRAFT_ESTEPPEDDOWN) {
             status = CRAFT_ENOTLEADER;
         }
-        result(e, m->ctx, status, 0);
+        /* The refusing server is the one we took for the leader: its own
+         * idea of the leader is fresher than ours. */
+        result_hint(e, m->ctx, status, 0, m->hint_index);
         return;
     }
     result(e, m->ctx, CRAFT_OK, m->index);
@@ -151,9 +162,17 @@ void craft_reads_on_ack(struct craft_engine *e)
     /* A lease runs from when the confirmed round was sent, not from when
      * the acks came back (thesis §6.4.1): followers stop voting for others
      * only an election timeout after they heard it. A tenth is kept as a
-     * margin for tick rates that differ between servers. */
+     * margin for tick rates that differ between servers. Only the send
+     * ticks of the last 16 rounds are kept: acks of an older round (very
+     * late ones) prove leadership at a time no longer known, so they give
+     * no lease (reading a recycled slot would date them too late). */
     uint32_t et = e->opts.election_ticks;
-    e->lease_until = e->round_tick[confirmed % 16] + et - (et + 9) / 10;
+    if (e->read_round - confirmed < 16) {
+        uint64_t until = e->round_tick[confirmed % 16] + et - (et + 9) / 10;
+        if (until > e->lease_until) {
+            e->lease_until = until;
+        }
+    }
     size_t keep = 0;
     for (size_t i = 0; i < e->n_reads; i++) {
         struct craft_read r = e->reads[i];

@@ -230,8 +230,11 @@ void craft_on_heartbeat_resp(struct craft_engine *e,
      * lost, and restarts a stalled pipeline. */
     p->probe_sent = 0;
     if (p->state == CRAFT_PROGRESS_REPLICATE && craft_progress_full(p)) {
-        p->in_head = 0;
-        p->in_count = 0;
+        /* Free one slot, not the window: a follower that answers
+         * heartbeats but is slow with appends gets one more message per
+         * heartbeat, so max_inflight still bounds what piles up. */
+        p->in_head = (p->in_head + 1) % p->in_cap;
+        p->in_count--;
     }
     if (p->match < craft_log_last(&e->log)) {
         craft_send_append(e, slot, 1);

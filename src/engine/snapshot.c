@@ -80,12 +80,16 @@ static void compact(struct craft_engine *e)
 int craft_on_snapshot_taken(struct craft_engine *e, uint64_t index,
                             uint64_t term)
 {
-    if (index == 0 || index > e->applied ||
-        craft_log_term(&e->log, index) != term) {
+    if (index == 0 || index > e->applied) {
         return CRAFT_EINVAL;
     }
     if (index <= e->snapshot_index) {
-        return CRAFT_OK; /* older than what we have: nothing to do */
+        /* Older than what we have (e.g. a snapshot installed from the
+         * leader meanwhile, its entries compacted): nothing to do. */
+        return CRAFT_OK;
+    }
+    if (craft_log_term(&e->log, index) != term) {
+        return CRAFT_EINVAL;
     }
     struct craft_conf c;
     craft_conf_at_index(e, index, &c);
@@ -95,8 +99,11 @@ int craft_on_snapshot_taken(struct craft_engine *e, uint64_t index,
     e->snap_conf_index = index;
     e->snap_conf_len = craft_conf_encode(&c, e->snap_conf_bytes);
     e->snap_requested = 0;
+    /* What was applied after the snapshot counts toward the next one. */
     e->since_snap_entries = e->applied - index;
-    e->since_snap_bytes = 0;
+    e->since_snap_bytes = e->opts.snapshot_bytes > 0 && e->applied > index
+                              ? craft_log_bytes(&e->log, index + 1, e->applied)
+                              : 0;
     compact(e);
     return CRAFT_OK;
 }

@@ -10,8 +10,10 @@
 size_t craft_actions_bound(const struct craft_engine *e)
 {
     /* Sends: a full pipeline to every member (one more may join in this
-     * step), plus the handful of storage, role and result actions. */
-    return 16 + (size_t)(e->conf.n + 1) * (e->opts.max_inflight + 4);
+     * step) and an answer to every pending read (all may complete or fail
+     * at once), plus the handful of storage, role and result actions. */
+    return 16 + (size_t)(e->conf.n + 1) * (e->opts.max_inflight + 4) +
+           e->n_reads + 1;
 }
 
 /* Copies the caller's event into a full-size one: fields an older, smaller
@@ -307,6 +309,9 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
     int rv;
 
     if (e == NULL || in == NULL || out == NULL) {
+        if (out != NULL) {
+            craft_actions_clear(out);
+        }
         return CRAFT_EINVAL;
     }
     /* A caller built against this version passes a full struct: use it

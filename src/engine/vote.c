@@ -29,8 +29,10 @@ void craft_on_vote(struct craft_engine *e, const struct craft_msg *m)
     uint32_t resp_type = pre ? CRAFT_MSG_PREVOTE_RESP : CRAFT_MSG_VOTE_RESP;
 
     if (grant && !pre) {
-        e->vote = m->from;
-        craft_mark_hard_state(e);
+        if (e->vote != m->from) {
+            e->vote = m->from;
+            craft_mark_hard_state(e);
+        }
         /* Granting resets the timer (Figure 2), so that we do not compete
          * with the candidate we just voted for. */
         craft_reset_election_timeout(e);
