@@ -37,5 +37,6 @@
 
 #include "craft/common.h"
 #include "craft/engine.h"
+#include "craft/node.h"
 
 #endif /* CRAFT_H */

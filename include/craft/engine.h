@@ -167,11 +167,12 @@ CRAFT_API int craft_engine_load_entry(craft_engine *e, uint64_t index,
  *  ADD_LEARNER id, peer          add peer as a learner only
  *  PROMOTE    id, peer           promote a learner once caught up
  *  REMOVE     id, peer           remove a voter or learner (may be self)
- *             Membership events are answered by PROPOSE_RESULT (the
- *             receipt of the configuration entry, or the error); ADD_PEER
- *             and PROMOTE answer once more, with the same id, for the
- *             promotion entry or with CRAFT_ETIMEDOUT when the learner did
- *             not catch up.
+ *             Membership events are answered by PROPOSE_RESULT with the
+ *             event's id: the receipt of the configuration entry, or the
+ *             error. ADD_LEARNER and REMOVE answer once. PROMOTE answers
+ *             once, when the learner caught up (the promotion entry's
+ *             receipt) or did not (CRAFT_ETIMEDOUT). ADD_PEER answers
+ *             twice: for the learner entry, then as PROMOTE does.
  *  SNAPSHOT_TAKEN index, term    the host made a snapshot of its state
  *                                machine at applied index (its entry's
  *                                term) durable; the log is compacted

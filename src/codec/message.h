@@ -78,8 +78,8 @@ enum craft_msg_type {
  *                  LAST (installed)
  *  TIMEOUT_NOW     term
  *  READ_INDEX      ctx=request id
- *  READ_INDEX_RESP ctx=request id, index=read index, REJECT with
- *                  hint_index = the negated CRAFT_E* reason
+ *  READ_INDEX_RESP ctx=request id, index=read index; on REJECT index=the
+ *                  negated CRAFT_E* reason, hint_index=the leader hint
  *
  * The codec sends exactly these fields and flags: any other field is not
  * encoded (and decodes as 0), and a flag a type does not list makes the

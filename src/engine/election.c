@@ -53,6 +53,7 @@ void craft_tick(struct craft_engine *e)
         tick_leader(e);
         return;
     }
+    craft_transfer_tick(e); /* a handover still waiting for its outcome */
     e->election_elapsed++;
     /* §5.2: a follower that hears nothing for an election timeout starts
      * an election. Only voters campaign: a learner, a removed server or a

@@ -95,6 +95,7 @@ struct craft_engine {
     uint64_t transfer_id;
     uint32_t transfer_elapsed;
     int transfer_sent;
+    int transfer_handover; /* stepped down for the target's campaign */
 
     /* Learner promotion (change.c). */
     struct {
@@ -223,6 +224,7 @@ void craft_transfer_tick(struct craft_engine *e);
 void craft_transfer_progress(struct craft_engine *e, int slot);
 void craft_transfer_end(struct craft_engine *e, int status);
 void craft_on_timeout_now(struct craft_engine *e, const struct craft_msg *m);
+void craft_transfer_observe_leader(struct craft_engine *e, uint64_t leader);
 
 /* ---- change.c ---- */
 void craft_on_change(struct craft_engine *e, uint32_t type, uint64_t id,

@@ -20,6 +20,7 @@ void craft_set_leader(struct craft_engine *e, uint64_t leader)
         e->leader = leader;
         craft_emit_role_change(e);
     }
+    craft_transfer_observe_leader(e, leader);
 }
 
 static void reset_votes(struct craft_engine *e)
@@ -40,7 +41,9 @@ static void leave_leadership(struct craft_engine *e)
         return;
     }
     craft_reads_fail(e, CRAFT_ESTEPPEDDOWN);
-    craft_transfer_end(e, CRAFT_ESTEPPEDDOWN);
+    if (!e->transfer_handover) {
+        craft_transfer_end(e, CRAFT_ESTEPPEDDOWN);
+    }
     craft_promo_cancel(e, CRAFT_ESTEPPEDDOWN);
 }
 
@@ -61,6 +64,7 @@ void craft_become_follower(struct craft_engine *e, uint64_t term,
     if (changed) {
         craft_emit_role_change(e);
     }
+    craft_transfer_observe_leader(e, leader);
 }
 
 /* Thesis §9.6: a pre-candidate asks whether it could win before it bumps
@@ -100,7 +104,7 @@ void craft_become_leader(struct craft_engine *e)
     e->n_reads = 0;
     e->read_acked = e->read_round;
     e->lease_until = 0;
-    e->transfer_target = CRAFT_NONE;
+    craft_transfer_end(e, CRAFT_ESTEPPEDDOWN); /* a handover that failed */
     e->promo.active = 0;
     e->heartbeat_elapsed = 0;
     e->election_elapsed = 0;

@@ -124,7 +124,9 @@ static int handle_term(struct craft_engine *e, const struct craft_msg *m)
         }
         if (e->transfer_target != CRAFT_NONE &&
             m->from == e->transfer_target) {
-            craft_transfer_end(e, CRAFT_OK); /* the target took over */
+            /* The target is campaigning: the transfer is decided when we
+             * learn who won (craft_transfer_observe_leader). */
+            e->transfer_handover = 1;
         }
         craft_become_follower(e, m->term,
                               is_from_leader(m->type) ? m->from : CRAFT_NONE);
@@ -142,6 +144,14 @@ static int handle_term(struct craft_engine *e, const struct craft_msg *m)
             struct craft_msg *r =
                 craft_send(e, CRAFT_MSG_PREVOTE_RESP, m->from);
             r->flags = CRAFT_MSG_F_REJECT;
+        } else if (m->type == CRAFT_MSG_READ_INDEX ||
+                   m->type == CRAFT_MSG_READ_INDEX_RESP) {
+            /* Reads carry no state that a term could make stale: a read
+             * forwarded in an older term is still answered (by a leader,
+             * now), and an answer, even a refusal sent by a leader that
+             * just stepped down, still completes the read. Dropping them
+             * would leave the read without a result. */
+            return 1;
         }
         return 0;
     }

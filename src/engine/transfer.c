@@ -28,6 +28,19 @@ void craft_transfer_end(struct craft_engine *e, int status)
     transfer_result(e, e->transfer_id, status, e->transfer_target);
     e->transfer_target = CRAFT_NONE;
     e->transfer_sent = 0;
+    e->transfer_handover = 0;
+}
+
+/* After stepping down for the target's campaign, the transfer succeeded
+ * only if the target is the leader we learn of next. */
+void craft_transfer_observe_leader(struct craft_engine *e, uint64_t leader)
+{
+    if (e->transfer_target == CRAFT_NONE || !e->transfer_handover ||
+        leader == CRAFT_NONE || e->role == CRAFT_ROLE_LEADER) {
+        return;
+    }
+    craft_transfer_end(e, leader == e->transfer_target ? CRAFT_OK
+                                                       : CRAFT_ESTEPPEDDOWN);
 }
 
 /* Sends TimeoutNow once the target holds the leader's whole log. */
