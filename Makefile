@@ -312,13 +312,8 @@ valgrind: deps
 	@$(MAKE) --no-print-directory TEST_ENV='CK_FORK=no' \
 		TEST_WRAPPER='$(VALGRIND)' unit
 
-# Threaded tests under ThreadSanitizer (tests/integration/test_*.c).
-tsan: deps
-	@$(MAKE) --no-print-directory BUILD=build-tsan \
-		EXTRA_CFLAGS='$(TSAN_FLAGS) $(EXTRA_CFLAGS)' \
-		EXTRA_LDFLAGS='$(TSAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
-		TEST_ENV='CK_FORK=no TSAN_OPTIONS=halt_on_error=1' \
-		integration
+# Threaded tests under ThreadSanitizer: `make tsan`, defined with the
+# runtime's other sanitizer targets in mk/node.mk.
 
 # ---------------------------------------------------------------------------
 # Demo and benchmarks.

@@ -26,15 +26,16 @@
  * Asynchronous calls take a completion callback (craft_node_cb). The
  * libuv promise holds for every one of them: when the call returns an
  * error, the callback is never invoked; when it returns CRAFT_OK, the
- * callback is invoked exactly once, on the apply thread (or, for calls
- * still pending at shutdown, on the thread calling craft_node_shutdown()
- * if the apply thread has already stopped), at the latest shortly after
- * the call's deadline or at shutdown.
+ * callback is invoked exactly once, on the apply thread (on a node that
+ * was never started: on the thread calling craft_node_shutdown()), at
+ * the latest shortly after the call's deadline or at shutdown.
  *
  * Deadlines: every call that waits for the cluster takes timeout_ms; 0
  * means the node's default (craft_node_options.request_timeout_ms). A call
  * whose deadline passes before it is decided completes with
- * CRAFT_ETIMEDOUT; a leader cut off in a minority thus fails proposals and
+ * CRAFT_ETIMEDOUT (a proposal already committed and handed to the apply
+ * thread completes with its result instead, however late); a leader cut
+ * off in a minority thus fails proposals and
  * reads by their deadline (or sooner with CRAFT_ESTEPPEDDOWN when it steps
  * down, thesis §6.2 check-quorum) and never hangs. A proposal that timed
  * out or failed with CRAFT_ESTEPPEDDOWN may still be committed later: its
@@ -55,7 +56,11 @@
  * craft_node_free(). A callback must not block for long and must not call
  * the blocking functions (craft_node_propose_wait, craft_node_status,
  * craft_node_shutdown, craft_node_free) on its own node: they return
- * CRAFT_ESTATE when called from the node's threads.
+ * CRAFT_ESTATE when called from the node's threads (a trace or fsm
+ * callback that craft_node_bootstrap/start/shutdown run on the caller's
+ * thread must not call them either).
+ *
+ * src/node/README.md describes the implementation.
  */
 #ifndef CRAFT_NODE_H
 #define CRAFT_NODE_H
@@ -116,8 +121,12 @@ typedef struct craft_trace_event craft_trace_event;
  *   force until the new one completes. With CRAFT_SNAPSHOT_F_LAST the new
  *   snapshot is complete: store conf (the engine's membership bytes,
  *   conf_len > 0, borrowed) with it and make it the current one (the node
- *   calls sync next). Log entries <= index may then be dropped. Chunks of
- *   one snapshot arrive in order; two snapshots are never interleaved.
+ *   calls sync next). Log entries <= index may then be dropped; a LAST
+ *   write whose index is not newer than the current snapshot's may be
+ *   ignored. The chunks of a snapshot received from the leader arrive in
+ *   order; a snapshot taken locally arrives in one call (offset 0 with
+ *   CRAFT_SNAPSHOT_F_LAST), possibly between two chunks of a received one
+ *   (whose index is then higher): it must not disturb it.
  * snapshot_read (required): copy up to count bytes at offset of the
  *   current snapshot at index into buf, set *n to the number copied and
  *   *last to 1 when they end the snapshot (else 0). CRAFT_ENOENT when the
@@ -289,6 +298,9 @@ enum craft_field_type {
  *  18 commit.advanced     craft.engine  DEBUG  index
  *
  * Field value types: error is i64, op is str, every other field is u64.
+ * role is an enum craft_role; leader 0 means none; membership.changed's
+ * index is the last log index when the change was seen (the
+ * configuration entry is at or before it).
  */
 enum craft_trace_id {
     CRAFT_TRACE_NODE_STARTED = 1,
@@ -537,12 +549,17 @@ CRAFT_API int craft_node_read_linearizable(craft_node *node,
  *  promote_learner: make learner peer a voter once caught up.
  *  remove_peer:     remove a voter or learner (may be this node).
  * cb gets CRAFT_OK once the configuration entry is committed and applied
- * here (craft_result_index/term: its receipt), or CRAFT_ENOTLEADER,
- * CRAFT_EBUSY (another change is in progress), CRAFT_EUNKNOWNPEER,
- * CRAFT_EEXIST, CRAFT_ETIMEDOUT (deadline, or the learner did not catch
- * up), CRAFT_ESTEPPEDDOWN, CRAFT_ESHUTDOWN, CRAFT_EIO, or what the engine
- * answers. cb may be NULL. Errors of the call: CRAFT_EINVAL (NULL node,
- * peer 0), CRAFT_ESHUTDOWN, CRAFT_EIO, CRAFT_ENOMEM.
+ * here (craft_result_index/term: its receipt; for add_peer the
+ * promotion's), or CRAFT_ENOTLEADER (+ leader hint), CRAFT_EBUSY (another
+ * change or a transfer is in progress: retry), CRAFT_EUNKNOWNPEER,
+ * CRAFT_EEXIST (already a member; promote: already a voter), CRAFT_EINVAL
+ * (removing the last voter), CRAFT_ETIMEDOUT (the deadline, or the
+ * learner did not catch up), CRAFT_ESTEPPEDDOWN (leadership lost before
+ * the entry committed: outcome unknown), CRAFT_ELOST, CRAFT_ESHUTDOWN,
+ * CRAFT_EIO. A leader that has not committed in its term yet answers
+ * CRAFT_ENOTREADY: the node asks again every tick until the deadline.
+ * cb may be NULL. Errors of the call: CRAFT_EINVAL (NULL node, peer 0),
+ * CRAFT_ESHUTDOWN, CRAFT_EIO, CRAFT_ENOMEM.
  */
 CRAFT_API int craft_node_add_peer(craft_node *node, uint64_t peer,
                                   uint32_t timeout_ms, craft_node_cb cb,

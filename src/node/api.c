@@ -1,0 +1,284 @@
+/*
+ * node/api.c: the calls any thread makes on a node. Each checks its
+ * arguments, copies what it is given into a call and queues it to the
+ * driver; an error return means the callback will never run.
+ */
+#include <string.h>
+
+#include "node/node.h"
+
+static int refused(const struct craft_node *n)
+{
+    if (atomic_load(&n->closing)) {
+        return CRAFT_ESHUTDOWN;
+    }
+    if (atomic_load(&n->failed)) {
+        return CRAFT_EIO;
+    }
+    return CRAFT_OK;
+}
+
+int craft_node_receive(craft_node *n, const void *data, size_t len)
+{
+    if (n == NULL || data == NULL || len == 0) {
+        return CRAFT_EINVAL;
+    }
+    if (len > CRAFT_MAX_MESSAGE_BYTES) {
+        return CRAFT_ETOOBIG;
+    }
+    if (atomic_load(&n->closing)) {
+        return CRAFT_ESHUTDOWN;
+    }
+    struct inmsg *m = craft_malloc(&n->alloc, sizeof(*m) + len);
+    if (m == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data, data, len);
+    int rv = CRAFT_OK;
+    pthread_mutex_lock(&n->in_mu);
+    if (atomic_load(&n->closing)) {
+        rv = CRAFT_ESHUTDOWN;
+    } else if (n->inbox_bytes + len > n->opts.inbox_bytes) {
+        rv = CRAFT_EBUSY;
+    } else {
+        if (n->msg_tail != NULL) {
+            n->msg_tail->next = m;
+        } else {
+            n->msg_head = m;
+        }
+        n->msg_tail = m;
+        n->inbox_bytes += len;
+        if (n->driver_sleeping) {
+            pthread_cond_signal(&n->in_cv);
+        }
+    }
+    pthread_mutex_unlock(&n->in_mu);
+    if (rv != CRAFT_OK) {
+        craft_free(&n->alloc, m);
+        return rv;
+    }
+    nd_metric_add(n, CRAFT_METRIC_MESSAGES_RECEIVED, 1);
+    nd_metric_add(n, CRAFT_METRIC_BYTES_RECEIVED, len);
+    return CRAFT_OK;
+}
+
+int craft_node_propose(craft_node *n, const void *data, size_t len,
+                       uint32_t timeout_ms, craft_node_cb cb, void *ctx)
+{
+    if (n == NULL || (data == NULL && len > 0)) {
+        return CRAFT_EINVAL;
+    }
+    if (len > CRAFT_MAX_ENTRY_BYTES) {
+        return CRAFT_ETOOBIG;
+    }
+    int rv = refused(n);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    if (atomic_fetch_add(&n->pending, 1) >= n->opts.max_pending) {
+        atomic_fetch_sub(&n->pending, 1);
+        return CRAFT_EBUSY;
+    }
+    struct call *c = nd_call_new(n, CALL_PROPOSE, len);
+    if (c == NULL) {
+        atomic_fetch_sub(&n->pending, 1);
+        return CRAFT_ENOMEM;
+    }
+    if (len > 0) {
+        memcpy(c->data, data, len);
+    }
+    c->cb = cb;
+    c->ctx = ctx;
+    c->deadline = nd_deadline(n, timeout_ms);
+    rv = nd_call_submit(n, c);
+    if (rv == CRAFT_OK) {
+        nd_metric_add(n, CRAFT_METRIC_PROPOSALS, 1);
+    }
+    return rv;
+}
+
+/* ---- the blocking proposal -------------------------------------------- */
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int status;
+    craft_result *res;
+    struct craft_alloc alloc;
+};
+
+static void wait_cb(void *ctx, const craft_result *r)
+{
+    struct waiter *w = ctx;
+    craft_result *copy = craft_malloc(&w->alloc, sizeof(*copy) + r->len);
+    if (copy != NULL) {
+        *copy = *r;
+        copy->alloc = w->alloc;
+        copy->data = NULL;
+        if (r->len > 0) {
+            memcpy(copy + 1, r->data, r->len);
+            copy->data = copy + 1;
+        }
+    }
+    pthread_mutex_lock(&w->mu);
+    w->status = r->status;
+    w->res = copy;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int craft_node_propose_wait(craft_node *n, const void *data, size_t len,
+                            uint32_t timeout_ms, craft_result **out)
+{
+    struct waiter w;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (n == NULL) {
+        return CRAFT_EINVAL;
+    }
+    if (nd_node_on_own_thread(n)) {
+        return CRAFT_ESTATE;
+    }
+    memset(&w, 0, sizeof(w));
+    w.alloc = n->alloc;
+    if (pthread_mutex_init(&w.mu, NULL) != 0) {
+        return CRAFT_ENOMEM;
+    }
+    if (pthread_cond_init(&w.cv, NULL) != 0) {
+        pthread_mutex_destroy(&w.mu);
+        return CRAFT_ENOMEM;
+    }
+    int rv = craft_node_propose(n, data, len, timeout_ms, wait_cb, &w);
+    if (rv == CRAFT_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done) {
+            pthread_cond_wait(&w.cv, &w.mu);
+        }
+        pthread_mutex_unlock(&w.mu);
+        rv = w.status;
+        if (out != NULL) {
+            *out = w.res;
+        } else {
+            craft_result_free(w.res);
+        }
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rv;
+}
+
+/* ---- other calls ------------------------------------------------------ */
+
+static int submit(struct craft_node *n, int kind, uint64_t peer,
+                  uint32_t timeout_ms, craft_node_cb cb, void *ctx)
+{
+    int rv = refused(n);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    struct call *c = nd_call_new(n, kind, 0);
+    if (c == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    c->peer = peer;
+    c->cb = cb;
+    c->ctx = ctx;
+    c->deadline = nd_deadline(n, timeout_ms);
+    return nd_call_submit(n, c);
+}
+
+int craft_node_read_linearizable(craft_node *n, uint32_t timeout_ms,
+                                 craft_node_cb cb, void *ctx)
+{
+    if (n == NULL || cb == NULL) {
+        return CRAFT_EINVAL;
+    }
+    return submit(n, CALL_READ, 0, timeout_ms, cb, ctx);
+}
+
+#define PEER_CALL(fn, kind)                                                   \
+    int fn(craft_node *n, uint64_t peer, uint32_t timeout_ms,                \
+           craft_node_cb cb, void *ctx)                                       \
+    {                                                                         \
+        if (n == NULL || peer == CRAFT_NONE) {                                \
+            return CRAFT_EINVAL;                                              \
+        }                                                                     \
+        return submit(n, kind, peer, timeout_ms, cb, ctx);                    \
+    }
+
+PEER_CALL(craft_node_add_peer, CALL_ADD_PEER)
+PEER_CALL(craft_node_add_learner, CALL_ADD_LEARNER)
+PEER_CALL(craft_node_promote_learner, CALL_PROMOTE)
+PEER_CALL(craft_node_remove_peer, CALL_REMOVE)
+PEER_CALL(craft_node_transfer_leadership, CALL_TRANSFER)
+
+int craft_node_trigger_snapshot(craft_node *n, uint32_t timeout_ms,
+                                craft_node_cb cb, void *ctx)
+{
+    if (n == NULL) {
+        return CRAFT_EINVAL;
+    }
+    return submit(n, CALL_SNAPSHOT, 0, timeout_ms, cb, ctx);
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+int craft_node_status(craft_node *n, craft_status **out)
+{
+    if (n == NULL || out == NULL) {
+        return CRAFT_EINVAL;
+    }
+    if (nd_node_on_own_thread(n)) {
+        return CRAFT_ESTATE;
+    }
+    for (;;) {
+        /* No driver running (before start, after shutdown): read the
+         * engine here, under the life-cycle lock. */
+        pthread_mutex_lock(&n->sd_mu);
+        if (!atomic_load(&n->started) || n->joined) {
+            int rv = nd_status_fill(n, out);
+            pthread_mutex_unlock(&n->sd_mu);
+            return rv;
+        }
+        pthread_mutex_unlock(&n->sd_mu);
+
+        struct call *c = nd_call_new(n, CALL_STATUS, 0);
+        if (c == NULL) {
+            return CRAFT_ENOMEM;
+        }
+        /* A status is answered even by a failed node. */
+        int rv = CRAFT_OK;
+        pthread_mutex_lock(&n->in_mu);
+        if (atomic_load(&n->closing)) {
+            rv = CRAFT_ESHUTDOWN;
+        } else {
+            c->next = NULL;
+            if (n->req_tail != NULL) {
+                n->req_tail->next = c;
+            } else {
+                n->req_head = c;
+            }
+            n->req_tail = c;
+            if (n->driver_sleeping) {
+                pthread_cond_signal(&n->in_cv);
+            }
+            while (!c->done) {
+                pthread_cond_wait(&n->status_cv, &n->in_mu);
+            }
+        }
+        pthread_mutex_unlock(&n->in_mu);
+        if (rv == CRAFT_ESHUTDOWN) {
+            nd_call_free(n, c);
+            continue; /* wait for the shutdown, then read directly */
+        }
+        rv = c->res.status;
+        *out = c->status;
+        nd_call_free(n, c);
+        return rv;
+    }
+}

@@ -1,0 +1,249 @@
+/*
+ * node/apply.c: the apply thread. It owns the user's state machine: it
+ * applies committed entries in log order, completes the proposals and
+ * reads queued behind them in FIFO order, and takes and restores
+ * snapshots. Error completions (timeouts, step-downs, shutdown) go in an
+ * urgent list served before the FIFO, so a long apply backlog does not
+ * delay them.
+ */
+#include <string.h>
+
+#include "node/node.h"
+
+struct craft_snapshot_writer {
+    struct craft_node *n;
+    struct ap_take *t;
+};
+
+struct craft_snapshot_reader {
+    struct craft_node *n;
+    uint64_t index;
+    uint64_t offset;
+    int eof;
+};
+
+void nd_apply_push(struct craft_node *n, struct ap_item *it, int urgent)
+{
+    it->next = NULL;
+    pthread_mutex_lock(&n->ap_mu);
+    struct ap_item **head = urgent ? &n->urg_head : &n->ap_head;
+    struct ap_item **tail = urgent ? &n->urg_tail : &n->ap_tail;
+    if (*tail != NULL) {
+        (*tail)->next = it;
+    } else {
+        *head = it;
+    }
+    *tail = it;
+    if (n->apply_sleeping) {
+        pthread_cond_signal(&n->ap_cv);
+    }
+    pthread_mutex_unlock(&n->ap_mu);
+}
+
+int craft_snapshot_writer_write(craft_snapshot_writer *w, const void *data,
+                                size_t len)
+{
+    if (w == NULL || (data == NULL && len > 0)) {
+        return CRAFT_EINVAL;
+    }
+    struct ap_take *t = w->t;
+    if (len == 0) {
+        return CRAFT_OK;
+    }
+    if (t->len + len < t->len) {
+        return CRAFT_ETOOBIG;
+    }
+    void *buf = t->buf;
+    int rv = craft_grow(&w->n->alloc, &buf, &t->cap, t->len + len, 1);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    t->buf = buf;
+    memcpy(t->buf + t->len, data, len);
+    t->len += len;
+    return CRAFT_OK;
+}
+
+int craft_snapshot_reader_read(craft_snapshot_reader *r, void *buf,
+                               size_t cap, size_t *nread)
+{
+    if (r == NULL || nread == NULL || (buf == NULL && cap > 0)) {
+        return CRAFT_EINVAL;
+    }
+    *nread = 0;
+    if (r->eof || cap == 0) {
+        return CRAFT_OK;
+    }
+    struct craft_node *n = r->n;
+    size_t got = 0;
+    int last = 0;
+    int rv = n->st.snapshot_read(n->st.user, r->index, r->offset, buf, cap,
+                                 &got, &last);
+    if (rv != CRAFT_OK) {
+        return rv < 0 ? rv : CRAFT_ECALLBACK;
+    }
+    if (got > cap || (got == 0 && !last)) {
+        return CRAFT_EIO; /* the storage broke its contract */
+    }
+    r->offset += got;
+    r->eof = last;
+    *nread = got;
+    return CRAFT_OK;
+}
+
+int nd_apply_restore(struct craft_node *n, uint64_t index, uint64_t term)
+{
+    struct craft_snapshot_reader r = {n, index, 0, 0};
+    if (n->fsm.restore == NULL) {
+        nd_node_set_err(n, "snapshot %llu: the state machine has no restore",
+                        (unsigned long long)index);
+        return CRAFT_EIO;
+    }
+    int rv = n->fsm.restore(n->fsm.user, index, term, &r);
+    if (rv != CRAFT_OK) {
+        nd_node_set_err(n, "restore of snapshot %llu failed: %s",
+                        (unsigned long long)index, craft_strerror(rv));
+        return rv < 0 ? rv : CRAFT_ECALLBACK;
+    }
+    atomic_store(&n->q_applied, index);
+    return CRAFT_OK;
+}
+
+static void apply_batch(struct craft_node *n, struct ap_batch *b)
+{
+    for (size_t k = 0; k < b->n; k++) {
+        struct ap_ent *e = &b->e[k];
+        uint64_t index = b->first + k;
+        const void *res = NULL;
+        size_t res_len = 0;
+        int status = CRAFT_OK;
+        if (e->type == CRAFT_ENTRY_NORMAL) {
+            int rv = n->fsm.apply(n->fsm.user, index, e->term, e->data,
+                                  e->len, &res, &res_len);
+            if (rv != CRAFT_OK) {
+                status = CRAFT_ECALLBACK;
+                res = NULL;
+                res_len = 0;
+                struct craft_trace_event ev;
+                if (nd_trace_enabled(n, CRAFT_TRACE_APPLY_FAILED)) {
+                    nd_trace_begin(n, &ev, CRAFT_TRACE_APPLY_FAILED);
+                    ev.f[1] = (struct trace_field){"index", CRAFT_FIELD_U64,
+                                                   index, 0, NULL};
+                    ev.f[2] = (struct trace_field){"error", CRAFT_FIELD_I64,
+                                                   0, rv, NULL};
+                    ev.n = 3;
+                    nd_trace_emit(n, &ev);
+                }
+            }
+        }
+        atomic_store_explicit(&n->q_applied, index, memory_order_release);
+        if (e->prop != NULL) {
+            struct call *c = e->prop;
+            c->res.status = status;
+            c->res.index = index;
+            c->res.term = e->term;
+            c->res.leader = n->id;
+            c->res.data = res;
+            c->res.len = res_len;
+            nd_call_complete(n, c);
+        }
+    }
+    nd_metric_add(n, CRAFT_METRIC_APPLIES, b->n);
+    atomic_fetch_sub(&n->backlog_entries, b->n);
+    atomic_fetch_sub(&n->backlog_bytes, b->bytes);
+    craft_free(&n->alloc, b);
+}
+
+static void take_snapshot(struct craft_node *n, struct ap_take *t)
+{
+    struct craft_snapshot_writer w = {n, t};
+    int rv = n->fsm.snapshot(n->fsm.user, t->index, t->term, &w);
+    t->status = rv == CRAFT_OK ? CRAFT_OK
+                               : (rv < 0 ? rv : CRAFT_ECALLBACK);
+    pthread_mutex_lock(&n->in_mu);
+    t->next = n->snap_head;
+    n->snap_head = t;
+    if (n->driver_sleeping) {
+        pthread_cond_signal(&n->in_cv);
+    }
+    pthread_mutex_unlock(&n->in_mu);
+}
+
+static void wake_driver_if_wanted(struct craft_node *n)
+{
+    if (atomic_load(&n->space_wanted)) {
+        pthread_mutex_lock(&n->in_mu);
+        if (n->driver_sleeping) {
+            pthread_cond_signal(&n->in_cv);
+        }
+        pthread_mutex_unlock(&n->in_mu);
+    }
+}
+
+static void run_urgent(struct craft_node *n)
+{
+    pthread_mutex_lock(&n->ap_mu);
+    struct ap_item *it = n->urg_head;
+    n->urg_head = n->urg_tail = NULL;
+    pthread_mutex_unlock(&n->ap_mu);
+    while (it != NULL) {
+        struct ap_item *next = it->next;
+        nd_call_complete(n, (struct call *)(void *)it);
+        it = next;
+    }
+}
+
+void *nd_apply_main(void *arg)
+{
+    struct craft_node *n = arg;
+    int stop = 0;
+    while (!stop) {
+        pthread_mutex_lock(&n->ap_mu);
+        while (n->urg_head == NULL && n->ap_head == NULL) {
+            n->apply_sleeping = 1;
+            pthread_cond_wait(&n->ap_cv, &n->ap_mu);
+            n->apply_sleeping = 0;
+        }
+        struct ap_item *it = n->ap_head;
+        n->ap_head = n->ap_tail = NULL;
+        int urgent = n->urg_head != NULL;
+        pthread_mutex_unlock(&n->ap_mu);
+        if (urgent) {
+            run_urgent(n);
+        }
+        while (it != NULL) {
+            struct ap_item *next = it->next;
+            switch (it->kind) {
+            case AP_ENTRIES:
+                apply_batch(n, (struct ap_batch *)(void *)it);
+                wake_driver_if_wanted(n);
+                break;
+            case AP_DONE:
+                nd_call_complete(n, (struct call *)(void *)it);
+                break;
+            case AP_TAKE:
+                take_snapshot(n, (struct ap_take *)(void *)it);
+                break;
+            case AP_RESTORE: {
+                struct ap_restore *r = (struct ap_restore *)(void *)it;
+                int rv = nd_apply_restore(n, r->index, r->term);
+                pthread_mutex_lock(&n->ap_mu);
+                r->status = rv;
+                r->done = 1;
+                pthread_cond_broadcast(&n->restore_cv);
+                pthread_mutex_unlock(&n->ap_mu);
+                break;
+            }
+            case AP_STOP:
+                stop = 1;
+                break;
+            default:
+                break;
+            }
+            it = next;
+        }
+    }
+    /* The driver queued every error completion before the stop item. */
+    run_urgent(n);
+    return NULL;
+}

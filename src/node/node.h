@@ -1,0 +1,433 @@
+/*
+ * node/node.h: the node runtime's internals, shared by the files of
+ * src/node/. Only the engine's public API (craft/engine.h) and src/util
+ * are used: the runtime is a host like any other.
+ *
+ * Threads and who owns what:
+ *  - the driver thread owns the engine, the actions list and every field
+ *    under "driver state" (struct driver);
+ *  - the apply thread owns the user's state machine;
+ *  - the inbox (in_mu) is how every other thread reaches the driver;
+ *  - the apply queue (ap_mu) is how the driver reaches the apply thread;
+ *  - metrics and the quick state are atomics any thread reads.
+ * Lock order: in_mu and ap_mu are never held together; err_mu is a leaf.
+ */
+#ifndef CRAFT_NODE_NODE_H
+#define CRAFT_NODE_NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "craft.h"
+#include "util/alloc.h"
+
+/* ---- results and calls ------------------------------------------------ */
+
+struct craft_result {
+    int status;
+    uint64_t index;
+    uint64_t term;
+    uint64_t leader;
+    const void *data;
+    size_t len;
+    struct craft_alloc alloc; /* for craft_result_free (owned copies) */
+};
+
+enum call_kind {
+    CALL_PROPOSE = 1,
+    CALL_READ,
+    CALL_ADD_PEER,
+    CALL_ADD_LEARNER,
+    CALL_PROMOTE,
+    CALL_REMOVE,
+    CALL_TRANSFER,
+    CALL_SNAPSHOT,
+    CALL_STATUS
+};
+
+/* Apply-queue item kinds. */
+enum ap_kind {
+    AP_ENTRIES = 1, /* struct ap_batch */
+    AP_DONE,        /* struct call: run its callback with its result */
+    AP_TAKE,        /* struct ap_take: take a snapshot */
+    AP_RESTORE,     /* struct ap_restore: restore a received snapshot */
+    AP_STOP         /* the last item: the thread exits */
+};
+
+struct ap_item {
+    struct ap_item *next;
+    int kind;
+};
+
+/*
+ * An API call. Allocated by the calling thread, owned by the node from the
+ * moment the call returned CRAFT_OK, freed by whoever completes it (the
+ * apply thread, or the shutdown caller when no apply thread runs).
+ */
+struct call {
+    struct ap_item item; /* when queued on the apply thread (AP_DONE) */
+    struct call *next;   /* inbox and driver lists */
+    int kind;            /* enum call_kind */
+    int stage;           /* membership: receipts seen so far */
+    craft_node_cb cb;
+    void *ctx;
+    int64_t deadline;    /* CLOCK_MONOTONIC ns */
+    uint64_t id;         /* engine event id, 0 until stepped */
+    uint64_t peer;
+    struct craft_result res;
+    /* CALL_STATUS: filled by the driver, waited for by the caller */
+    craft_status *status;
+    int done;
+    size_t len;          /* CALL_PROPOSE: payload */
+    unsigned char data[];
+};
+
+/* ---- apply queue items ------------------------------------------------ */
+
+struct ap_ent {
+    uint64_t term;
+    const unsigned char *data;
+    struct call *prop; /* the local proposal of this index, or NULL */
+    uint32_t type;
+    uint32_t len;
+};
+
+/* One APPLY action: its entries, and (after e[n]) the payloads copied. */
+struct ap_batch {
+    struct ap_item item;
+    uint64_t first; /* index of e[0] */
+    size_t n;
+    size_t bytes;   /* payload bytes, for backpressure accounting */
+    struct ap_ent e[];
+};
+
+/* A snapshot to take on the apply thread, sent back to the driver done. */
+struct ap_take {
+    struct ap_item item;
+    struct ap_take *next; /* in the inbox, back to the driver */
+    uint64_t index;
+    uint64_t term;
+    struct call *trigger; /* craft_node_trigger_snapshot, or NULL */
+    int status;
+    unsigned char *buf;   /* the snapshot's bytes */
+    size_t len;
+    size_t cap;
+    size_t conf_len;
+    unsigned char conf[];
+};
+
+/* A received snapshot to restore; the driver waits for done. */
+struct ap_restore {
+    struct ap_item item;
+    uint64_t index;
+    uint64_t term;
+    int status;
+    int done;
+};
+
+/* ---- inbox ----------------------------------------------------------- */
+
+struct inmsg {
+    struct inmsg *next;
+    size_t len;
+    unsigned char data[];
+};
+
+/* ---- per-peer send queues --------------------------------------------- */
+
+struct outmsg {
+    struct outmsg *next;
+    uint64_t seq; /* writes that must be durable before it goes */
+    size_t len;
+    unsigned char data[];
+};
+
+struct peerq {
+    uint64_t id;
+    struct outmsg *head;
+    struct outmsg *tail;
+    size_t count;
+    size_t bytes;
+    int full; /* in a full-queue episode (trace once) */
+};
+
+/* A pending proposal slot: the receipt of one local entry. */
+struct slot {
+    uint64_t index;
+    uint64_t term;
+    struct call *call; /* NULL once completed early (timeout, step-down) */
+};
+
+/* An event stepped after the current actions list was carried out. */
+struct deferred {
+    craft_event ev;
+    unsigned char *buf;
+};
+
+/* ---- driver state ----------------------------------------------------- */
+
+struct driver {
+    /* Proposals received, not yet stepped (admission control). */
+    struct call *held_head;
+    struct call *held_tail;
+    size_t held_n;
+    /* Receipts of stepped proposals, by increasing index (a ring). */
+    struct slot *ring;
+    size_t ring_cap;
+    size_t ring_head;
+    size_t ring_n;
+    /* The batch being stepped: PROPOSE_RESULT is matched by id. */
+    craft_buf *bufs;
+    struct call **batch;
+    size_t batch_cap;
+    size_t batch_n;
+    uint64_t batch_id;
+    /* Calls waiting for the engine (reads, membership, transfers). */
+    struct call *reqs;
+    /* Reads confirmed at an index not handed to the apply thread yet,
+     * and reads to step again (CRAFT_ENOTREADY). */
+    struct call *parked;
+    struct call *retry;
+    /* Snapshot triggers waiting for a TAKE to finish. */
+    struct call *snap_waiters;
+    uint64_t next_id;
+
+    /* Storage ordering: every write gets a sequence number; a send waits
+     * for the writes before it (Figure 2). */
+    uint64_t write_seq;
+    uint64_t hs_seq;     /* last hard state / truncate / snapshot write */
+    uint64_t synced_seq;
+    uint64_t persist_index; /* last APPEND not yet reported PERSISTED */
+    uint64_t persist_term;
+    int persist_pending;
+
+    /* What the apply thread was handed. */
+    uint64_t handed;
+    uint64_t handed_term;
+    int taking;          /* an AP_TAKE is out */
+    uint64_t take_want;  /* TAKE_SNAPSHOT asked for this index, not yet
+                            handed out */
+
+    /* Engine state seen through its actions. */
+    int role;
+    uint64_t term;
+    uint64_t leader;
+    uint64_t commit;
+
+    /* Membership last traced. */
+    size_t conf_n;
+    uint64_t conf_ids[CRAFT_MAX_MEMBERS];
+    int conf_roles[CRAFT_MAX_MEMBERS];
+
+    struct peerq *peers;
+    size_t npeers;
+    size_t peers_cap;
+
+    struct deferred *defer;
+    size_t defer_n;
+    size_t defer_cap;
+
+    int64_t next_tick;
+    int backpressure; /* in a backpressure episode */
+    int depth;        /* nesting of nd_driver_step */
+};
+
+/* ---- the node ---------------------------------------------------------- */
+
+#define NODE_METRICS 28 /* ids 1..27 */
+
+struct craft_node {
+    struct craft_alloc alloc;
+    craft_node_options opts; /* pointers below are private copies */
+    craft_storage_ops st;
+    craft_transport_ops tr;
+    craft_fsm_ops fsm;
+    craft_engine_options eopts;
+    uint64_t id;
+    int64_t tick_ns;
+
+    craft_engine *e;
+    craft_actions *acts;
+
+    /* Life cycle (creating thread; shutdown under sd_mu). */
+    pthread_mutex_t sd_mu;
+    atomic_int started; /* threads running or joined */
+    int joined;
+    int loaded;      /* storage fed any state */
+    uint64_t loaded_snap_index;
+    uint64_t loaded_snap_term;
+    atomic_int closing; /* API calls refuse with CRAFT_ESHUTDOWN */
+    atomic_int failed;  /* fail-stop error (CRAFT_EIO), 0 when fine */
+    pthread_t driver_thread;
+    pthread_t apply_thread;
+
+    /* Inbox: every thread -> driver. */
+    pthread_mutex_t in_mu;
+    pthread_cond_t in_cv;
+    struct inmsg *msg_head;
+    struct inmsg *msg_tail;
+    size_t inbox_bytes;
+    struct call *req_head;
+    struct call *req_tail;
+    struct ap_take *snap_head; /* snapshots taken, back from apply */
+    int driver_sleeping;
+    int stop_req;
+    pthread_cond_t status_cv; /* status callers wait here */
+    atomic_int space_wanted;  /* the driver waits for apply progress */
+
+    /* Apply queue: driver -> apply thread. */
+    pthread_mutex_t ap_mu;
+    pthread_cond_t ap_cv;
+    pthread_cond_t restore_cv;
+    struct ap_item *ap_head;
+    struct ap_item *ap_tail;
+    struct ap_item *urg_head; /* error completions: before the FIFO */
+    struct ap_item *urg_tail;
+    int apply_sleeping;
+    struct ap_item stop_item;
+    atomic_size_t backlog_entries;
+    atomic_size_t backlog_bytes;
+    atomic_size_t pending; /* proposals accepted, not completed */
+
+    struct driver d;
+
+    /* Quick state and metrics. */
+    atomic_int q_role;
+    _Atomic uint64_t q_term;
+    _Atomic uint64_t q_leader;
+    _Atomic uint64_t q_applied;
+    _Atomic uint64_t q_commit;
+    _Atomic uint64_t m[NODE_METRICS];
+
+    pthread_mutex_t err_mu;
+    char errmsg[256];
+};
+
+/* ---- clock.c ---------------------------------------------------------- */
+int64_t nd_now_ns(void);
+int64_t nd_deadline(const struct craft_node *n, uint32_t timeout_ms);
+/* Waits on cv (a CLOCK_MONOTONIC condvar) until deadline (ns). */
+void nd_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+                           int64_t deadline);
+int nd_cond_init_mono(pthread_cond_t *cv);
+
+/* ---- node.c ------------------------------------------------------------ */
+void nd_node_set_err(struct craft_node *n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Stops the node on a storage (or other fatal) failure. Driver only. */
+void nd_node_fail(struct craft_node *n, int code, const char *op,
+                     int err);
+int nd_node_on_own_thread(const struct craft_node *n);
+
+static inline void nd_metric_add(struct craft_node *n, int id,
+                                    uint64_t v)
+{
+    atomic_fetch_add_explicit(&n->m[id], v, memory_order_relaxed);
+}
+
+static inline void nd_metric_set(struct craft_node *n, int id, uint64_t v)
+{
+    atomic_store_explicit(&n->m[id], v, memory_order_relaxed);
+}
+
+/* ---- calls.c: creating and completing calls ----------------------------- */
+struct call *nd_call_new(struct craft_node *n, int kind, size_t len);
+void nd_call_free(struct craft_node *n, struct call *c);
+/* Completes c with status on the apply thread (urgent: before the FIFO). */
+void nd_call_fail(struct craft_node *n, struct call *c, int status);
+/* Completes c in FIFO order with the applies (its res is set). */
+void nd_call_done_fifo(struct craft_node *n, struct call *c);
+/* Runs c's callback and frees it (apply thread, or shutdown). */
+void nd_call_complete(struct craft_node *n, struct call *c);
+/* Queues c to the driver. CRAFT_ESHUTDOWN / CRAFT_EIO when refused (then
+ * c is freed). */
+int nd_call_submit(struct craft_node *n, struct call *c);
+
+/* ---- apply.c ----------------------------------------------------------- */
+void *nd_apply_main(void *arg);
+/* Queues an item (driver): regular FIFO or urgent. */
+void nd_apply_push(struct craft_node *n, struct ap_item *it, int urgent);
+/* Runs fsm restore for the snapshot at (index, term) on this thread. */
+int nd_apply_restore(struct craft_node *n, uint64_t index, uint64_t term);
+
+/* ---- driver.c ---------------------------------------------------------- */
+void *nd_driver_main(void *arg);
+/* Steps one event and carries out its actions (driver, or the creating
+ * thread before start). Returns the step's error. */
+int nd_driver_step(struct craft_node *n, const craft_event *ev);
+/* Makes pending writes durable, releases the sends waiting for them and
+ * reports PERSISTED, until nothing is pending. */
+void nd_driver_settle(struct craft_node *n);
+void nd_driver_free(struct craft_node *n);
+/* Completes every call the driver holds with status (shutdown, failure). */
+void nd_driver_fail_all(struct craft_node *n, int status);
+
+/* ---- exec.c: carrying out one actions list --------------------------- */
+void nd_exec_actions(struct craft_node *n);
+void nd_exec_sync(struct craft_node *n);
+void nd_exec_role(struct craft_node *n, int role, uint64_t term,
+                     uint64_t leader);
+void nd_exec_note_term(struct craft_node *n, uint64_t term);
+void nd_exec_check_conf(struct craft_node *n, uint64_t index);
+/* Handles a snapshot the apply thread took. */
+void nd_exec_snapshot_taken(struct craft_node *n, struct ap_take *t);
+/* Queues an AP_TAKE at the last handed-out index. */
+int nd_exec_take_snapshot(struct craft_node *n, struct call *trigger);
+
+/* ---- pending.c: receipts of proposals ------------------------------- */
+int nd_pending_reserve(struct craft_node *n, size_t more);
+void nd_pending_push(struct craft_node *n, uint64_t index, uint64_t term,
+                        struct call *c);
+/* Fails every receipt from index on with status (CRAFT_ELOST: the
+ * entries were overwritten). */
+void nd_pending_truncate(struct craft_node *n, uint64_t index, int status);
+/* Takes the receipt of index, if any, dropping older ones (ELOST). */
+struct call *nd_pending_take(struct craft_node *n, uint64_t index,
+                                uint64_t *term);
+struct call *nd_pending_peek(struct craft_node *n, size_t *cursor,
+                             uint64_t index, uint64_t *term);
+void nd_pending_fail_all(struct craft_node *n, int status);
+void nd_pending_expire(struct craft_node *n, int64_t now);
+
+/* ---- sendq.c ----------------------------------------------------------- */
+/* A SEND: immediately when allowed, else into the peer's queue. */
+void nd_send(struct craft_node *n, uint64_t peer, const void *data,
+                size_t len, uint64_t seq);
+/* Hands every queued message whose writes are durable to the transport. */
+void nd_send_flush(struct craft_node *n);
+void nd_send_free(struct craft_node *n);
+
+/* ---- status.c ---------------------------------------------------------- */
+int nd_status_fill(struct craft_node *n, craft_status **out);
+
+/* ---- trace.c ----------------------------------------------------------- */
+#define CRAFT_TRACE_MAX_FIELDS 8
+
+struct trace_field {
+    const char *key;
+    int type;
+    uint64_t u64;
+    int64_t i64;
+    const char *str;
+};
+
+struct craft_trace_event {
+    int id;
+    int level;
+    size_t n;
+    struct trace_field f[CRAFT_TRACE_MAX_FIELDS];
+};
+
+int nd_trace_enabled(const struct craft_node *n, int id);
+/* Emits event id with nf (key, value) u64 fields given as varargs:
+ * const char *key, uint64_t value, ... */
+void nd_trace_u64(struct craft_node *n, int id, int nf, ...);
+void nd_trace_emit(struct craft_node *n, struct craft_trace_event *ev);
+void nd_trace_begin(struct craft_node *n, struct craft_trace_event *ev,
+                       int id);
+
+#endif /* CRAFT_NODE_NODE_H */
