@@ -254,6 +254,7 @@ check: all tests benches
 	@$(MAKE) --no-print-directory install-test
 	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-check,@echo "abi-check: skipped, no baseline $(ABI_BASELINE) yet (make abi-dump)")
 	$(if $(INTEGRATION_TESTS),@$(MAKE) --no-print-directory integration)
+	$(if $(wildcard mk/sim.mk),@$(MAKE) --no-print-directory sim-test)
 	@$(MAKE) --no-print-directory unit
 
 unit: $(UNIT_TESTS)

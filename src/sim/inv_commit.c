@@ -1,0 +1,168 @@
+/*
+ * sim/inv_commit.c: the commit index never goes down and never covers an
+ * entry that a quorum has not durably stored; every node commits and
+ * applies the same entry at each index (State Machine Safety, Figure 3).
+ *
+ * The committed log is recorded once, from the first node to commit each
+ * index; later commits and applies compare prefix hashes with it, so the
+ * cost per step is proportional to how far the commit index moved.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "sim/inv.h"
+
+/* Thesis §10.2.1 and Figure 2: a leader may only count a server that has
+ * the entry on stable storage, itself included. */
+static void quorum_durable(struct sim *s, struct sim_node *n, uint64_t index,
+                           uint64_t term)
+{
+    const struct craft_conf *conf = &n->e->conf;
+    uint32_t voters = 0, holding = 0;
+    char who[128];
+    size_t off = 0;
+    who[0] = 0;
+    for (uint32_t k = 0; k < conf->n; k++) {
+        if (conf->m[k].role != CRAFT_MEMBER_VOTER) {
+            continue;
+        }
+        voters++;
+        struct sim_node *v = sim_node_of(s, conf->m[k].id);
+        if (v != NULL && sim_disk_holds(&v->disk, index, term)) {
+            holding++;
+            int w = snprintf(who + off, sizeof(who) - off, " %" PRIu64,
+                             v->id);
+            if (w > 0 && (size_t)w < sizeof(who) - off) {
+                off += (size_t)w;
+            }
+        }
+    }
+    if (voters > 0 && holding < voters / 2 + 1) {
+        sim_fail(s, SIM_V_COMMIT_NO_QUORUM,
+                 "node %" PRIu64 " commits %" PRIu64 " (term %" PRIu64
+                 ") but only %u of %u voters store it durably:%s",
+                 n->id, index, term, holding, voters,
+                 holding > 0 ? who : " none");
+    }
+}
+
+void sim_inv_commit(struct sim *s, struct sim_node *n, uint64_t commit)
+{
+    if (commit < n->commit) {
+        sim_fail(s, SIM_V_COMMIT_DECREASED,
+                 "node %" PRIu64 " commit index went from %" PRIu64
+                 " to %" PRIu64,
+                 n->id, n->commit, commit);
+        return;
+    }
+    if (commit == n->commit) {
+        return;
+    }
+    if (commit > sim_win_last(&n->shadow)) {
+        sim_fail(s, SIM_V_CONTRACT,
+                 "node %" PRIu64 " commits %" PRIu64
+                 " past the end of its log (%" PRIu64 ")",
+                 n->id, commit, sim_win_last(&n->shadow));
+        return;
+    }
+    struct sim_win *cw = &s->inv.committed;
+    uint64_t from = n->commit + 1;
+    if (from < n->shadow.base) {
+        from = n->shadow.base; /* below: in a checked snapshot */
+    }
+    uint64_t first_new = sim_win_last(cw) + 1;
+    for (uint64_t i = from; i <= commit; i++) {
+        int ok;
+        uint64_t h = sim_shadow_hash(n, i, &ok);
+        if (i <= sim_win_last(cw)) {
+            const struct sim_sentry *c = sim_win_at(cw, i);
+            if (c != NULL && ok && c->hash != h) {
+                sim_fail(s, SIM_V_STATE_MACHINE_SAFETY,
+                         "node %" PRIu64 " commits entry %" PRIu64
+                         " which differs from the entry committed there "
+                         "(term %" PRIu64 ")",
+                         n->id, i, c->term);
+                return;
+            }
+            continue;
+        }
+        if (i == 0) {
+            continue;
+        }
+        if (!ok || i != sim_win_last(cw) + 1) {
+            sim_fail(s, SIM_V_CONTRACT,
+                     "node %" PRIu64 " commits %" PRIu64
+                     " ahead of the committed log (%" PRIu64 ")",
+                     n->id, i, sim_win_last(cw));
+            return;
+        }
+        const struct sim_sentry *e = sim_shadow_at(n, i);
+        struct sim_sentry *c = sim_win_push(cw);
+        if (c == NULL) {
+            sim_fail(s, SIM_V_NONE, "out of memory");
+            return;
+        }
+        c->term = e != NULL ? e->term : n->base_term;
+        c->hash = h;
+        c->type = e != NULL ? e->type : 0;
+        s->res->commits++;
+        if (c->type == CRAFT_ENTRY_CONFIG) {
+            s->res->member_changes++;
+        }
+    }
+    if (commit >= first_new) {
+        const struct sim_sentry *c = sim_win_at(cw, commit);
+        quorum_durable(s, n, commit, c != NULL ? c->term : 0);
+    }
+    if (commit >= first_new || n->e->role == CRAFT_ROLE_LEADER) {
+        /* Committed in this node's term (for Leader Completeness). */
+        struct sim_term *t = sim_inv_term(s, n->e->term);
+        if (t != NULL && t->committed < commit) {
+            t->committed = commit;
+        }
+    }
+    n->commit = commit;
+}
+
+void sim_inv_engine_apply(struct sim *s, struct sim_node *n, uint64_t index,
+                          size_t count)
+{
+    if (index != n->applied + 1) {
+        sim_fail(s, SIM_V_CONTRACT,
+                 "node %" PRIu64 " hands over entry %" PRIu64
+                 " to apply after %" PRIu64 " (not in order)",
+                 n->id, index, n->applied);
+        return;
+    }
+    uint64_t last = index + count - 1;
+    if (last > n->commit) {
+        sim_fail(s, SIM_V_CONTRACT,
+                 "node %" PRIu64 " hands over entry %" PRIu64
+                 " to apply but committed only %" PRIu64,
+                 n->id, last, n->commit);
+        return;
+    }
+    n->applied = last;
+}
+
+void sim_inv_sm_apply(struct sim *s, struct sim_node *n, uint64_t index,
+                      uint64_t hash)
+{
+    const struct sim_win *cw = &s->inv.committed;
+    if (index > sim_win_last(cw)) {
+        sim_fail(s, SIM_V_STATE_MACHINE_SAFETY,
+                 "node %" PRIu64 " applies entry %" PRIu64
+                 " that no node has committed (committed up to %" PRIu64
+                 ")",
+                 n->id, index, sim_win_last(cw));
+        return;
+    }
+    const struct sim_sentry *c = sim_win_at(cw, index);
+    if (c != NULL && c->hash != hash) {
+        sim_fail(s, SIM_V_STATE_MACHINE_SAFETY,
+                 "node %" PRIu64 " applies at %" PRIu64
+                 " an entry other than the one committed there (term %" PRIu64
+                 ")",
+                 n->id, index, c->term);
+    }
+}
