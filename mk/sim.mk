@@ -14,6 +14,10 @@
 #   make sim-bench   steps/s of 5 nodes, default profile, every invariant
 #                    on (a benchmark, not a test)
 #   make sim-asan    sim-test's Check programs under ASan + UBSan
+#   make sim-crosscheck  the same seeds give the same trace hash with gcc
+#                    and clang (builds $(BUILD)-xclang/)
+#   make sim-hunt    the batteries that found the engine bugs reported on
+#                    issue 4 (fail until they are fixed)
 #
 # The planted-bug build: every library and simulator object compiled
 # again with -DCRAFT_PLANTED_BUGS into $(BUILD)-bugs/ (never part of a
@@ -92,16 +96,16 @@ $(SIM_TESTS): $(BUILD)/sim/%: $(BUILD)/sim/%.o $(SIM_A) $(LIB_A)
 # ---- targets ------------------------------------------------------------
 
 .PHONY: sim-tests sim-test sim-checks sim-seeds sim-planted-cli soak \
-        sim-bench sim-asan sim-clean
+        sim-bench sim-asan sim-crosscheck sim-hunt sim-clean
 
 sim-tests: $(SIM_TESTS) $(SIM_BUGS_TEST) $(SIM_CRAFT_SIM) $(SIM_BUGS_TOOL)
 
 # Seeds run by sim-test: "profile nodes seeds steps", a few hundred seeds
 # in all. Clusters of one and two voters are left to the soak while the
 # engine's leader-removal liveness bug is open (see the issue 4 report).
-SIM_TEST_RUNS ?= default:5:300:100000 heavy:3:40:100000 \
-                 member:5:40:100000 snapshot:3:40:100000 crash:7:40:100000 \
-                 net:9:40:100000 calm:3:20:100000
+SIM_TEST_RUNS ?= default:5:300:200000 heavy:3:40:200000 \
+                 member:5:40:200000 snapshot:3:40:200000 crash:7:40:200000 \
+                 net:9:40:200000 calm:3:20:100000
 
 sim-test: sim-tests
 	@$(SIM_MAKE) sim-checks
@@ -163,8 +167,39 @@ sim-asan: deps
 		TEST_ENV='CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1' \
 		sim-checks
 
+# Each line: craft-sim options of a battery that found an engine bug.
+#  - a leader that removes itself from a 2-voter configuration and loses
+#    leadership before the removal replicates: no one can be elected;
+#  - a vote request of a stale term gets no answer, so a candidate that
+#    hears from nobody else never learns the term it must exceed;
+#  - lease reads after a leadership transfer timed out are stale: the
+#    TimeoutNow let the target win by bypassing leader stickiness.
+SIM_HUNTS ?= "--nodes 1 --profile default --seeds 20 --steps 200000" \
+             "--nodes 2 --profile heavy --seeds 300 --seed 10000 --steps 300000" \
+             "--nodes 3 --lease 1 --transfer 0.05 --delay 0.03 --asym 0.02 --seeds 400 --seed 777 --steps 300000"
+
+sim-hunt: $(SIM_CRAFT_SIM)
+	@status=0; for h in $(SIM_HUNTS); do \
+		echo "== craft-sim $$h"; \
+		out=$$($(SIM_CRAFT_SIM) $$h --keep-going --quiet) || status=1; \
+		echo "$$out" | grep -A1 -E '^(VIOLATION|  violations)' || true; \
+	done; exit $$status
+
+SIM_XCC ?= clang
+SIM_XBUILD := $(BUILD)-xclang
+
+# A run must not depend on the compiler (evaluation order, optimizer).
+sim-crosscheck: $(SIM_CRAFT_SIM)
+	@$(SIM_MAKE) CC=$(SIM_XCC) BUILD=$(SIM_XBUILD) $(SIM_XBUILD)/craft-sim
+	@set -e; for seed in 1 2 3; do \
+		a=$$($(SIM_CRAFT_SIM) --seed $$seed --steps 100000 --quiet | grep 'trace hash'); \
+		b=$$($(SIM_XBUILD)/craft-sim --seed $$seed --steps 100000 --quiet | grep 'trace hash'); \
+		echo "seed $$seed: $(CC)$$a / $(SIM_XCC)$$b"; \
+		test "$$a" = "$$b"; \
+	done; echo "sim: same traces with $(CC) and $(SIM_XCC)"
+
 sim-clean:
-	rm -rf $(BUILD)/sim $(SIM_BUGS_BUILD)
+	rm -rf $(BUILD)/sim $(SIM_BUGS_BUILD) $(SIM_XBUILD)
 
 clean: sim-clean
 

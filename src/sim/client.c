@@ -58,12 +58,15 @@ static void client_done(struct sim *s, uint64_t id)
          op->client, 0);
 }
 
+/* The node a request goes to: the leader hint mostly, but now and then
+ * any node, so followers and deposed leaders get requests too. */
 static uint32_t pick_node(struct sim *s, uint64_t hint)
 {
-    if (hint >= 1 && hint <= s->nslots) {
+    uint32_t any = (uint32_t)sim_rng_below(crng(s), s->nslots);
+    if (hint >= 1 && hint <= s->nslots && sim_rng_below(crng(s), 4) != 0) {
         return (uint32_t)(hint - 1);
     }
-    return (uint32_t)sim_rng_below(crng(s), s->nslots);
+    return any;
 }
 
 static void send_request(struct sim *s, uint64_t id, uint64_t hint,
@@ -72,7 +75,6 @@ static void send_request(struct sim *s, uint64_t id, uint64_t hint,
     struct sim_hop *op = sim_history_op(&s->hist, id);
     uint32_t node = pick_node(s, hint);
     op->node = node;
-    op->inc = 0;
     op->index = op->term = 0;
     push(s, SIM_EV_REQUEST, node,
          s->now + delay + sim_rng_range(crng(s), s->par.lat_min,
@@ -92,7 +94,8 @@ static void retry(struct sim *s, uint64_t id, uint64_t hint)
     if (hint != 0) {
         s->client[op->client].target = hint;
     }
-    send_request(s, id, hint, s->par.tick / 4);
+    send_request(s, id, hint,
+                 sim_rng_range(crng(s), s->par.tick / 4, s->par.tick));
 }
 
 void sim_client_start(struct sim *s, uint32_t c)
@@ -162,26 +165,6 @@ void sim_client_timeout(struct sim *s, uint32_t c, uint64_t id)
     client_done(s, id);
 }
 
-static void propose(struct sim *s, struct sim_node *n, uint64_t id)
-{
-    struct sim_hop *op = sim_history_op(&s->hist, id);
-    struct sim_cmd c = {op->type, op->key, id, op->a, op->b};
-    uint8_t buf[SIM_CMD_BYTES];
-    sim_cmd_encode(&c, buf);
-    craft_buf b = {buf, sizeof(buf)};
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PROPOSE;
-    ev.bufs = &b;
-    ev.nbufs = 1;
-    ev.id = id;
-    op->phase = SIM_OPP_SENDING;
-    int rv = sim_step(s, n, &ev, NULL);
-    if (rv != CRAFT_OK && !s->stop) {
-        sim_fail(s, SIM_V_CONTRACT, "node %" PRIu64
-                 " refused a valid proposal: %s", n->id, craft_strerror(rv));
-    }
-}
-
 void sim_client_request(struct sim *s, struct sim_node *n, uint64_t id)
 {
     struct sim_hop *op = sim_history_op(&s->hist, id);
@@ -198,17 +181,17 @@ void sim_client_request(struct sim *s, struct sim_node *n, uint64_t id)
         ev.type = CRAFT_EVENT_READ;
         ev.id = id;
         op->phase = SIM_OPP_READING;
-        op->inc = n->inc;
         int rv = sim_step(s, n, &ev, NULL);
         if (rv == CRAFT_EINVAL) {
             s->no_read = 1; /* not implemented: gets use the log */
             s->res->unsupported |= 1ull << CRAFT_EVENT_READ;
             op->path = SIM_PATH_LOG;
+            op->phase = SIM_OPP_SENDING;
         } else {
             return;
         }
     }
-    propose(s, n, id);
+    sim_propose_queue(s, n, id);
 }
 
 static void add_receipt(struct sim *s, uint64_t id)
@@ -226,47 +209,47 @@ static void add_receipt(struct sim *s, uint64_t id)
     s->receipts[s->nreceipts++] = id;
 }
 
-void sim_client_propose_result(struct sim *s, struct sim_node *n,
-                               const struct craft_action *x)
+void sim_client_receipt(struct sim *s, struct sim_node *n, uint64_t id,
+                        int status, uint64_t index, uint64_t term,
+                        uint64_t leader)
 {
-    (void)n;
-    if (x->id & SIM_ADMIN_ID) {
-        return; /* membership: counted when committed */
-    }
-    struct sim_hop *op = sim_history_op(&s->hist, x->id);
+    struct sim_hop *op = sim_history_op(&s->hist, id);
     if (op == NULL || op->status != SIM_HOP_PENDING ||
         op->phase != SIM_OPP_SENDING) {
         return;
     }
-    if (x->status != CRAFT_OK) {
-        retry(s, x->id, x->leader);
-        return;
-    }
-    if (x->count != 1) {
-        sim_fail(s, SIM_V_RECEIPT, "node %" PRIu64 ": a receipt for %"
-                 PRIu64 " entries answers a proposal of one", n->id,
-                 x->count);
+    if (status != CRAFT_OK) {
+        retry(s, id, leader);
         return;
     }
     op->phase = SIM_OPP_PROPOSED;
-    op->index = x->index;
-    op->term = x->term;
-    if (x->index <= s->sm_max) {
+    op->index = index;
+    op->term = term;
+    if (index <= s->sm_max) {
         /* A leader that does not know it was deposed: the index was
          * applied already, with another entry (else the receipt lies). */
-        const struct sim_sentry *c = sim_inv_committed(s, x->index);
-        if (c != NULL && c->term == x->term) {
+        const struct sim_sentry *c = sim_inv_committed(s, index);
+        if (c != NULL && c->term == term) {
             sim_fail(s, SIM_V_RECEIPT,
                      "node %" PRIu64 " gives receipt (%" PRIu64 ", %" PRIu64
                      ") for an entry applied before it was proposed",
-                     n->id, x->index, x->term);
+                     n->id, index, term);
             return;
         }
-        sim_history_fail(&s->hist, x->id);
-        client_done(s, x->id);
+        sim_history_fail(&s->hist, id);
+        client_done(s, id);
         return;
     }
-    add_receipt(s, x->id);
+    add_receipt(s, id);
+}
+
+void sim_client_retry(struct sim *s, uint64_t id)
+{
+    struct sim_hop *op = sim_history_op(&s->hist, id);
+    if (op != NULL && op->status == SIM_HOP_PENDING) {
+        op->phase = SIM_OPP_SENDING;
+        retry(s, id, 0);
+    }
 }
 
 void sim_client_read_result(struct sim *s, struct sim_node *n,

@@ -135,6 +135,7 @@ void sim_options_init(struct sim_options *o)
     o->clients = 6;
     o->keys = 12;
     o->randomize = 1;
+    o->lease = -1;
     o->progress_every = 0;
     sim_options_profile(o, "default");
 }
@@ -216,6 +217,17 @@ int sim_options_set(struct sim_options *o, const char *key, const char *v)
     }
     if (strcmp(key, "profile") == 0) {
         return sim_options_profile(o, v);
+    }
+    if (strcmp(key, "lease") == 0) {
+        if (strcmp(v, "-1") == 0) {
+            o->lease = -1;
+            return 0;
+        }
+        if (parse_u64(v, &x) != 0 || x > 1) {
+            return -1;
+        }
+        o->lease = (int)x;
+        return 0;
     }
     if (strcmp(key, "randomize") == 0) {
         if (parse_u64(v, &x) != 0 || x > 1) {
@@ -305,6 +317,10 @@ void sim_replay_spec(const struct sim_options *o, char *buf, size_t len)
                          kinds[k].name, o->rate[k]);
             off += w > 0 ? (size_t)w : 0;
         }
+    }
+    if (o->lease != -1 && off < len) {
+        w = snprintf(buf + off, len - off, ",lease=%d", o->lease);
+        off += w > 0 ? (size_t)w : 0;
     }
     if (!o->randomize && off < len) {
         w = snprintf(buf + off, len - off, ",randomize=0");

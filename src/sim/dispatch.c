@@ -206,6 +206,10 @@ static void node_event(struct sim *s, struct sim_ev *ev)
     case SIM_EV_ADMIN:
         admin(s, n, ev);
         break;
+    case SIM_EV_FLUSH:
+        n->flush_scheduled = 0;
+        sim_propose_flush(s, n);
+        break;
     default:
         break;
     }

@@ -21,7 +21,8 @@ enum sim_ev_type {
     SIM_EV_APPLY,      /* a lagging state machine applies what is queued */
     SIM_EV_CHAOS,      /* the chaos roll, once per base tick */
     SIM_EV_RESTART,    /* a crashed node comes back */
-    SIM_EV_ADMIN       /* admin request kind (event type) a, peer b, id c */
+    SIM_EV_ADMIN,      /* admin request kind (event type) a, peer b, id c */
+    SIM_EV_FLUSH       /* the host proposes the requests it batched */
 };
 
 struct sim_ev {

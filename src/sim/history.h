@@ -35,7 +35,6 @@ struct sim_hop {
     uint64_t ret;    /* completion time, 0 while pending */
     uint64_t index;  /* receipt index (LOG) or read index (READ) */
     uint64_t term;   /* receipt term */
-    uint64_t inc;    /* node incarnation the read waits on */
     uint64_t next;   /* list link (op id), 0: end */
 };
 

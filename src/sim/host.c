@@ -242,22 +242,26 @@ void sim_host_run(struct sim *s, struct sim_node *n)
     struct craft_actions *a = n->acts;
     while (n->next_act < a->n && !s->stop && n->up) {
         const struct craft_action *x = &a->v[n->next_act];
-        uint64_t at = s->now + sim_disk_latency(s, n);
         uint64_t wait_next = 0;
         switch (x->type) {
         case CRAFT_ACTION_PERSIST_HARD_STATE:
-            n->barrier = submitted(s, n, sim_disk_hs(&n->disk, x->term,
-                                                     x->vote, at));
+            n->barrier = submitted(
+                s, n,
+                sim_disk_hs(&n->disk, x->term, x->vote,
+                            s->now + sim_disk_latency(s, n)));
             break;
         case CRAFT_ACTION_TRUNCATE:
-            n->barrier = submitted(s, n,
-                                   sim_disk_truncate(&n->disk, x->index, at));
+            n->barrier = submitted(
+                s, n,
+                sim_disk_truncate(&n->disk, x->index,
+                                  s->now + sim_disk_latency(s, n)));
             break;
         case CRAFT_ACTION_APPEND:
             n->barrier = submitted(
                 s, n,
                 sim_disk_append(&n->disk, x->index, x->entries,
-                                (size_t)x->count, at));
+                                (size_t)x->count,
+                                s->now + sim_disk_latency(s, n)));
             break;
         case CRAFT_ACTION_SEND:
             if (n->barrier > n->disk.durable) {
@@ -275,7 +279,7 @@ void sim_host_run(struct sim *s, struct sim_node *n)
         case CRAFT_ACTION_ROLE_CHANGE:
             break; /* seen by the checker */
         case CRAFT_ACTION_PROPOSE_RESULT:
-            sim_client_propose_result(s, n, x);
+            sim_propose_result(s, n, x);
             break;
         case CRAFT_ACTION_READ_RESULT:
             sim_client_read_result(s, n, x);

@@ -12,38 +12,80 @@
 
 #include "sim/inv.h"
 
-/* Thesis §10.2.1 and Figure 2: a leader may only count a server that has
- * the entry on stable storage, itself included. */
+/* The voters of n's configuration, one bit per slot. */
+static uint32_t voter_mask(const struct sim *s, const struct sim_node *n)
+{
+    const struct craft_conf *c = &n->e->conf;
+    uint32_t mask = 0;
+    for (uint32_t k = 0; k < c->n; k++) {
+        if (c->m[k].role == CRAFT_MEMBER_VOTER && c->m[k].id >= 1 &&
+            c->m[k].id <= s->nslots) {
+            mask |= 1u << (c->m[k].id - 1);
+        }
+    }
+    return mask;
+}
+
+void sim_inv_voters(struct sim *s, struct sim_node *n)
+{
+    n->voters = voter_mask(s, n);
+}
+
+/* How many of the voters in mask durably hold (index, term); their ids
+ * go to who. */
+static uint32_t holding(struct sim *s, uint32_t mask, uint64_t index,
+                        uint64_t term, char *who, size_t len)
+{
+    uint32_t count = 0;
+    size_t off = 0;
+    who[0] = 0;
+    for (uint32_t k = 0; k < s->nslots; k++) {
+        if (!(mask & (1u << k)) ||
+            !sim_disk_holds(&s->node[k].disk, index, term)) {
+            continue;
+        }
+        count++;
+        int w = snprintf(who + off, len - off, " %" PRIu64, s->node[k].id);
+        if (w > 0 && (size_t)w < len - off) {
+            off += (size_t)w;
+        }
+    }
+    return count;
+}
+
+static uint32_t popcount(uint32_t x)
+{
+    uint32_t c = 0;
+    for (; x != 0; x &= x - 1) {
+        c++;
+    }
+    return c;
+}
+
+/*
+ * Thesis §10.2.1 and Figure 2: a leader may only count a server that has
+ * the entry on stable storage, itself included. The quorum is that of the
+ * node's configuration before or after the step (a step may commit and
+ * then append the next configuration, e.g. a learner's promotion).
+ */
 static void quorum_durable(struct sim *s, struct sim_node *n, uint64_t index,
                            uint64_t term)
 {
-    const struct craft_conf *conf = &n->e->conf;
-    uint32_t voters = 0, holding = 0;
+    uint32_t before = n->voters, after = voter_mask(s, n);
     char who[128];
-    size_t off = 0;
-    who[0] = 0;
-    for (uint32_t k = 0; k < conf->n; k++) {
-        if (conf->m[k].role != CRAFT_MEMBER_VOTER) {
-            continue;
-        }
-        voters++;
-        struct sim_node *v = sim_node_of(s, conf->m[k].id);
-        if (v != NULL && sim_disk_holds(&v->disk, index, term)) {
-            holding++;
-            int w = snprintf(who + off, sizeof(who) - off, " %" PRIu64,
-                             v->id);
-            if (w > 0 && (size_t)w < sizeof(who) - off) {
-                off += (size_t)w;
-            }
-        }
+    uint32_t have = holding(s, before, index, term, who, sizeof(who));
+    if (have >= popcount(before) / 2 + 1) {
+        return;
     }
-    if (voters > 0 && holding < voters / 2 + 1) {
-        sim_fail(s, SIM_V_COMMIT_NO_QUORUM,
-                 "node %" PRIu64 " commits %" PRIu64 " (term %" PRIu64
-                 ") but only %u of %u voters store it durably:%s",
-                 n->id, index, term, holding, voters,
-                 holding > 0 ? who : " none");
+    have = holding(s, after, index, term, who, sizeof(who));
+    if (have >= popcount(after) / 2 + 1 || after == 0) {
+        return;
     }
+    sim_fail(s, SIM_V_COMMIT_NO_QUORUM,
+             "node %" PRIu64 " commits %" PRIu64 " (term %" PRIu64
+             ") but only %u of %u voters store it durably:%s",
+             n->id, index, term, have, popcount(after),
+             have > 0 ? who : " none");
 }
 
 void sim_inv_commit(struct sim *s, struct sim_node *n, uint64_t commit)

@@ -96,4 +96,5 @@ void sim_inv_step(struct sim *s, struct sim_node *n, const craft_event *ev)
             sim_inv_engine_apply(s, n, x->index, (size_t)x->count);
         }
     }
+    sim_inv_voters(s, n);
 }

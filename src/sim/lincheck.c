@@ -406,16 +406,19 @@ static int check_segment(const struct sim_history *h, const uint64_t *ids,
 
 /* ---- the whole history --------------------------------------------- */
 
-struct by_call {
+struct by_key {
+    uint32_t key;
     uint64_t call;
     uint64_t id;
 };
 
-static int cmp_call(const void *a, const void *b)
+static int cmp_key_call(const void *a, const void *b)
 {
-    uint64_t x = ((const struct by_call *)a)->call;
-    uint64_t y = ((const struct by_call *)b)->call;
-    return x < y ? -1 : (x > y);
+    const struct by_key *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return x->call < y->call ? -1 : (x->call > y->call);
 }
 
 static int relevant(const struct sim_hop *op)
@@ -427,22 +430,12 @@ static int relevant(const struct sim_hop *op)
            (op->type == SIM_CMD_PUT || op->type == SIM_CMD_CAS);
 }
 
+/* Checks the m operations of one key (ids, by invocation), segment by
+ * segment. 1 ok, 0 not linearizable, -1 memory, -2 budget. */
 static int check_key(const struct sim_history *h, uint32_t key,
-                     uint64_t *ids, struct by_call *tmp, uint64_t budget,
+                     const uint64_t *ids, size_t m, uint64_t budget,
                      struct sim_lin *lin)
 {
-    size_t m = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->v[i].key == key && relevant(&h->v[i])) {
-            tmp[m].call = h->v[i].call;
-            tmp[m].id = i + 1;
-            m++;
-        }
-    }
-    qsort(tmp, m, sizeof(*tmp), cmp_call);
-    for (size_t i = 0; i < m; i++) {
-        ids[i] = tmp[i].id;
-    }
     lin->ops += m;
     struct vset in = {NULL, 0, 0};
     if (vset_add(&in, 0) != 0) {
@@ -475,22 +468,43 @@ int sim_lincheck(const struct sim_history *h, uint32_t nkeys,
     memset(lin, 0, sizeof(*lin));
     lin->ok = 1;
     uint64_t *ids = malloc((h->n + 1) * sizeof(uint64_t));
-    struct by_call *tmp = malloc((h->n + 1) * sizeof(*tmp));
-    if (ids == NULL || tmp == NULL) {
+    struct by_key *all = malloc((h->n + 1) * sizeof(*all));
+    if (ids == NULL || all == NULL) {
         free(ids);
-        free(tmp);
+        free(all);
         return -1;
     }
+    /* Partition by key (P-compositionality), each key's operations in
+     * the order they were invoked. */
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->v[i].key < nkeys && relevant(&h->v[i])) {
+            all[n].key = h->v[i].key;
+            all[n].call = h->v[i].call;
+            all[n].id = i + 1;
+            n++;
+        }
+    }
+    qsort(all, n, sizeof(*all), cmp_key_call);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = all[i].id;
+    }
+    int rv = 1;
+    size_t at = 0;
     for (uint32_t k = 0; k < nkeys; k++) {
-        int rv = check_key(h, k, ids, tmp, budget, lin);
+        size_t m = 0;
+        while (at + m < n && all[at + m].key == k) {
+            m++;
+        }
+        rv = check_key(h, k, ids + at, m, budget, lin);
+        at += m;
         lin->keys++;
         if (rv == -1) {
-            free(ids);
-            free(tmp);
-            return -1;
+            break;
         }
         if (rv == -2) {
             lin->inconclusive++;
+            rv = 1;
             continue;
         }
         if (rv == 0) {
@@ -500,6 +514,6 @@ int sim_lincheck(const struct sim_history *h, uint32_t nkeys,
         }
     }
     free(ids);
-    free(tmp);
-    return lin->ok;
+    free(all);
+    return rv == -1 ? -1 : lin->ok;
 }

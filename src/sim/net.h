@@ -24,7 +24,6 @@ struct sim_msg {
 struct sim_net {
     struct sim_msg *free;
     size_t live;              /* messages not in the free list */
-    uint64_t lat_min, lat_max; /* base one-way latency, time units */
     /* cut[a][b]: messages from slot a to slot b are lost. */
     uint8_t cut[SIM_MAX_NODES][SIM_MAX_NODES];
     /* Links deliver in order, like a TCP stream: the delivery time of the

@@ -157,6 +157,7 @@ int sim_node_start(struct sim *s, struct sim_node *n)
         return -1;
     }
     go_up(s, n);
+    sim_inv_voters(s, n);
     sim_trace_note(s, "n%" PRIu64 " restarts: term %" PRIu64 " vote %" PRIu64
                    " snapshot %" PRIu64 " log %" PRIu64 "..%" PRIu64,
                    n->id, d->term, d->vote, snap->index, d->log.base + 1,
@@ -172,6 +173,7 @@ void sim_node_crash(struct sim *s, struct sim_node *n, int torn)
         sim_trace_fault(s, SIM_K_TORN, n->id, kept);
     }
     sim_client_node_lost(s, n);
+    sim_propose_lost(s, n);
     sim_inv_crash(s, n);
     craft_engine_free(n->e);
     n->e = NULL;

@@ -53,11 +53,19 @@ void sim_params_draw(struct sim *s)
         p->lat_max = p->lat_min + sim_rng_range(r, 20, 600);
         p->disk_min = sim_rng_range(r, 5, 100);
         p->disk_max = p->disk_min + sim_rng_range(r, 10, 400);
+        if (s->opt.lease >= 0) {
+            o->lease_reads = s->opt.lease;
+            o->check_quorum |= s->opt.lease;
+        }
         /* Leases assume clocks that drift less than the lease's margin
          * (thesis §6.4.1): keep the skew well inside it. */
         p->skew_ppm = (uint32_t)(o->lease_reads ? sim_rng_range(r, 0, 20000)
                                                 : sim_rng_range(r, 0, 200000));
         p->snap_pad = (uint32_t)sim_rng_range(r, 0, 2048);
+    }
+    if (!s->opt.randomize && s->opt.lease >= 0) {
+        p->eng.lease_reads = s->opt.lease;
+        p->eng.check_quorum |= s->opt.lease;
     }
     p->min_voters = s->opt.nodes < 3 ? s->opt.nodes : 3;
     p->op_timeout = 6ull * p->eng.election_ticks;

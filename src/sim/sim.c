@@ -77,8 +77,6 @@ static int setup(struct sim *s, const struct sim_options *o,
     sim_inv_init(&s->inv);
     sim_history_init(&s->hist);
     sim_params_draw(s);
-    s->net.lat_min = s->par.lat_min;
-    s->net.lat_max = s->par.lat_max;
     s->hash = sim_mix(SIM_HASH_INIT, o->seed);
     uint32_t spares = o->rate[SIM_K_MEMBER] > 0 ? 2 : 0;
     s->nslots = o->nodes + spares > SIM_MAX_NODES ? SIM_MAX_NODES

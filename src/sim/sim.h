@@ -70,11 +70,12 @@ struct sim_options {
     uint32_t clients;      /* concurrent clients (default 6) */
     uint32_t keys;         /* keys of the workload (default 12) */
     int randomize;         /* draw engine options from the seed (1) */
+    int lease;             /* lease reads: -1 drawn from the seed (default),
+                              0 off, 1 on (with check-quorum) */
     int planted_bug;       /* enum sim_bug; needs CRAFT_PLANTED_BUGS */
     FILE *trace;           /* NULL, or where the text trace goes */
     FILE *progress;        /* NULL, or where progress lines go */
     uint64_t progress_every; /* steps between progress lines */
-    uint64_t calm_every;   /* ticks of chaos between calm phases (0: auto) */
 };
 
 /* Fills defaults and the "default" profile. */

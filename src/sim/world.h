@@ -26,6 +26,8 @@
 #define SIM_MAX_CLIENTS 32u
 #define SIM_PROBE_CLIENT SIM_MAX_CLIENTS /* the liveness probe's "client" */
 #define SIM_ADMIN_ID (1ull << 62)        /* ids of admin requests */
+#define SIM_BATCH_ID (1ull << 61)        /* ids of proposal batches */
+#define SIM_BATCH_MAX 16u
 
 /* Independent random streams (see rng.h). */
 enum sim_stream {
@@ -89,6 +91,11 @@ struct sim_node {
     struct sim_snap in;      /* incoming snapshot being written */
     int in_active;
     uint64_t reads;          /* ops waiting for kv.applied (list) */
+    uint64_t batch[SIM_BATCH_MAX];   /* requests the host will propose */
+    uint32_t nbatch;
+    int flush_scheduled;
+    uint64_t proposing[SIM_BATCH_MAX]; /* the batch of the last PROPOSE */
+    uint32_t nproposing;
 
     /* Checker: the engine as seen through its actions. */
     struct sim_win shadow;   /* struct sim_sentry */
@@ -101,6 +108,8 @@ struct sim_node {
     uint64_t commit;
     uint64_t applied;        /* engine APPLY hand-over */
     uint64_t hs_term, hs_vote; /* last hard state written */
+    uint32_t voters;         /* slots voting in its configuration, as of
+                                the end of its last step */
 };
 
 struct sim_term {
@@ -122,7 +131,7 @@ struct sim_inv {
 
 struct sim_client {
     uint64_t op;     /* current operation, 0 when idle */
-    uint64_t target; /* slot it believes leads */
+    uint64_t target; /* id of the server it believes leads, 0: none */
     uint64_t deadline;
 };
 
@@ -132,7 +141,7 @@ enum sim_phase {
     SIM_PHASE_FINAL /* the steps are done: settle, check, stop */
 };
 
-/* Client operation phases (sim_hop.inc is reused for reads). */
+/* Client operation phases (sim_hop.phase). */
 enum sim_op_phase {
     SIM_OPP_SENDING = 0, /* request on its way to a node */
     SIM_OPP_PROPOSED,    /* holds a receipt */
@@ -226,12 +235,24 @@ void sim_apply_drain(struct sim *s, struct sim_node *n);
 /* The state machine was restored to a snapshot: forget queued entries. */
 void sim_apply_reset(struct sim *s, struct sim_node *n);
 
+/* ---- propose.c: the host batches proposals ---- */
+void sim_propose_queue(struct sim *s, struct sim_node *n, uint64_t id);
+void sim_propose_flush(struct sim *s, struct sim_node *n);
+void sim_propose_result(struct sim *s, struct sim_node *n,
+                        const struct craft_action *x);
+/* n crashed: its batches never reached the engine (or are lost). */
+void sim_propose_lost(struct sim *s, struct sim_node *n);
+
 /* ---- client.c ---- */
 void sim_client_start(struct sim *s, uint32_t c);
 void sim_client_timeout(struct sim *s, uint32_t c, uint64_t op);
 void sim_client_request(struct sim *s, struct sim_node *n, uint64_t op);
-void sim_client_propose_result(struct sim *s, struct sim_node *n,
-                               const struct craft_action *x);
+/* The outcome of proposing op id at n: a receipt or an error. */
+void sim_client_receipt(struct sim *s, struct sim_node *n, uint64_t id,
+                        int status, uint64_t index, uint64_t term,
+                        uint64_t leader);
+/* Op id certainly had no effect at the node it went to: try again. */
+void sim_client_retry(struct sim *s, uint64_t id);
 void sim_client_read_result(struct sim *s, struct sim_node *n,
                             const struct craft_action *x);
 /* n's state machine applied entry index (term) as command c (NULL for
@@ -292,6 +313,8 @@ void sim_inv_truncate(struct sim *s, struct sim_node *n, uint64_t index);
 void sim_inv_append(struct sim *s, struct sim_node *n, uint64_t index,
                     const struct craft_entry *ents, size_t count);
 void sim_inv_commit(struct sim *s, struct sim_node *n, uint64_t commit);
+/* Records n's voters (after each step, and after loading its state). */
+void sim_inv_voters(struct sim *s, struct sim_node *n);
 void sim_inv_engine_apply(struct sim *s, struct sim_node *n, uint64_t index,
                           size_t count);
 void sim_inv_compact(struct sim *s, struct sim_node *n, uint64_t index,

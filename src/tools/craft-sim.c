@@ -29,6 +29,7 @@ static void usage(FILE *f)
         "  --clients N      concurrent clients (default 6)\n"
         "  --keys N         keys of the workload (default 12)\n"
         "  --no-randomize   engine default options instead of drawn ones\n"
+        "  --lease 0|1      lease reads off/on (default: drawn per seed)\n"
         "  --shrink         on a violation, search a smaller failing run\n"
         "  --keep-going     run every seed even after a violation\n"
         "  --quiet          no progress lines\n"

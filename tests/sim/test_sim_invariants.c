@@ -36,18 +36,15 @@ static struct sim_node *third(struct sim *s, struct sim_node *a,
     return NULL;
 }
 
-static void propose(struct sim *s, struct sim_node *l, uint64_t id)
+/* A client's put proposed at l, through the host's batching. */
+static void propose(struct sim *s, struct sim_node *l, uint64_t value)
 {
-    struct sim_cmd c = {SIM_CMD_PUT, 0, id, 1000 + id, 0};
-    uint8_t buf[SIM_CMD_BYTES];
-    sim_cmd_encode(&c, buf);
-    craft_buf b = {buf, sizeof(buf)};
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PROPOSE;
-    ev.bufs = &b;
-    ev.nbufs = 1;
-    ev.id = id;
-    ck_assert_int_eq(sim_step(s, l, &ev, NULL), 0);
+    uint64_t id = sim_history_invoke(&s->hist, SIM_CMD_PUT, 0, value, 0, 0);
+    ck_assert_uint_ne(id, 0);
+    sim_history_op(&s->hist, id)->node = l->slot;
+    sim_propose_queue(s, l, id);
+    sim_propose_flush(s, l);
+    ck_assert_uint_eq(sim_history_op(&s->hist, id)->phase, SIM_OPP_PROPOSED);
 }
 
 /* Makes n a candidate of term with its own vote, as the engine would. */
@@ -358,16 +355,9 @@ START_TEST(test_receipt)
     struct sim_node *l = st_leader(s);
     /* An operation on its way gets a receipt naming an applied entry. */
     uint64_t id = sim_history_invoke(&s->hist, SIM_CMD_PUT, 0, 5, 0, 0);
-    struct craft_action x;
-    memset(&x, 0, sizeof(x));
-    x.type = CRAFT_ACTION_PROPOSE_RESULT;
-    x.id = id;
-    x.status = CRAFT_OK;
-    x.index = 2;
-    x.term = sim_inv_committed(s, 2)->term;
-    x.count = 1;
     ck_assert_uint_ge(s->sm_max, 2);
-    sim_client_propose_result(s, l, &x);
+    sim_client_receipt(s, l, id, CRAFT_OK, 2, sim_inv_committed(s, 2)->term,
+                       l->id);
     ST_ASSERT_VIOLATION(&r, SIM_V_RECEIPT);
     sim_destroy(s);
 }
