@@ -59,7 +59,7 @@ void craft_tick(struct craft_engine *e)
      * an election. Only voters campaign: a learner, a removed server or a
      * server still waiting to join never does (thesis §4.2.1). */
     if (e->election_elapsed >= e->election_timeout &&
-        craft_is_voter(e, e->id)) {
+        craft_electable(e, NULL)) {
         craft_campaign(e, e->opts.pre_vote, 0);
     }
 }
@@ -82,10 +82,11 @@ void craft_campaign(struct craft_engine *e, int pre, uint32_t flags)
         type = CRAFT_MSG_VOTE;
         term = e->term;
     }
-    int self = craft_conf_index_of(e, e->id);
-    e->prs[self].vote_granted = 1;
-    e->prs[self].vote_responded = 1;
-    if (craft_quorum(e) <= 1) {
+    craft_electable(e, &e->elec_conf);
+    int self = craft_conf_find(&e->elec_conf, e->id);
+    e->vote_granted[self] = 1;
+    e->vote_responded[self] = 1;
+    if (craft_conf_voters(&e->elec_conf) <= 1) {
         if (pre) {
             craft_campaign(e, 0, flags);
         } else {
@@ -93,8 +94,8 @@ void craft_campaign(struct craft_engine *e, int pre, uint32_t flags)
         }
         return;
     }
-    for (uint32_t k = 0; k < e->conf.n; k++) {
-        const struct craft_member *mb = &e->conf.m[k];
+    for (uint32_t k = 0; k < e->elec_conf.n; k++) {
+        const struct craft_member *mb = &e->elec_conf.m[k];
         if (mb->id == e->id || mb->role != CRAFT_MEMBER_VOTER) {
             continue;
         }

@@ -42,6 +42,12 @@ struct craft_engine {
     struct craft_progress prs[CRAFT_MAX_MEMBERS]; /* parallel to conf.m */
     uint64_t *inflight_buf;
 
+    /* Elections (election.c, vote.c): the configuration a campaign counts
+     * votes in (see craft_electable) and the answers so far, by its slot. */
+    struct craft_conf elec_conf;
+    uint8_t vote_granted[CRAFT_MAX_MEMBERS];
+    uint8_t vote_responded[CRAFT_MAX_MEMBERS];
+
     /* Timers, in ticks. */
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;
@@ -96,6 +102,7 @@ struct craft_engine {
     uint32_t transfer_elapsed;
     int transfer_sent;
     int transfer_handover; /* stepped down for the target's campaign */
+    int lease_revoked;     /* TimeoutNow sent this term: no more leases */
 
     /* Learner promotion (change.c). */
     struct {
@@ -144,6 +151,9 @@ void craft_reset_election_timeout(struct craft_engine *e);
 int craft_conf_index_of(const struct craft_engine *e, uint64_t id);
 int craft_is_voter(const struct craft_engine *e, uint64_t id);
 uint32_t craft_quorum(const struct craft_engine *e);
+/* Whether this server may campaign, and (if out is not NULL) the
+ * configuration its election counts votes in. */
+int craft_electable(const struct craft_engine *e, struct craft_conf *out);
 void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
                     uint64_t index);
 /* Re-derives conf from the log after a truncation. */

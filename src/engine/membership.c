@@ -63,6 +63,39 @@ void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
     e->quorum = craft_conf_voters(c) / 2 + 1;
 }
 
+/*
+ * A server campaigns in the configuration it is a voter of. Normally that
+ * is the latest one (thesis §4.1). A server whose latest configuration
+ * removed it, while that removal is not committed, still campaigns in the
+ * previous one: otherwise a leader that appended its own removal and then
+ * lost leadership before the others had the entry can leave them unable to
+ * elect anyone (their configuration still needs its vote, and its longer
+ * log makes it refuse theirs, §5.4.1). The two configurations differ by one
+ * server, so their majorities overlap and safety is unchanged (§4.2).
+ */
+int craft_electable(const struct craft_engine *e, struct craft_conf *out)
+{
+    if (craft_is_voter(e, e->id)) {
+        if (out != NULL) {
+            *out = e->conf;
+        }
+        return 1;
+    }
+    if (e->conf_index <= e->commit || e->conf_index <= e->log.snap_index) {
+        return 0;
+    }
+    struct craft_conf prev;
+    craft_conf_at_index(e, e->conf_index - 1, &prev);
+    int k = craft_conf_find(&prev, e->id);
+    if (k < 0 || prev.m[k].role != CRAFT_MEMBER_VOTER) {
+        return 0;
+    }
+    if (out != NULL) {
+        *out = prev;
+    }
+    return 1;
+}
+
 void craft_conf_on_append(struct craft_engine *e, uint64_t index)
 {
     const struct craft_entry *en = craft_log_get(&e->log, index);

@@ -25,8 +25,6 @@ struct craft_progress {
     uint32_t state;
     uint32_t probe_sent;    /* PROBE: an append is outstanding */
     uint32_t recent_active; /* heard from since the last quorum check */
-    uint32_t vote_granted;  /* candidate: this peer granted its vote */
-    uint32_t vote_responded;
     uint64_t read_ack; /* highest read round this peer confirmed */
     /* SNAPSHOT state: the transfer of snapshot snap_index. */
     uint64_t snap_index;

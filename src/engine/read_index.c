@@ -55,7 +55,7 @@ static void answer(struct craft_engine *e, const struct craft_read *r,
 static int lease_valid(const struct craft_engine *e)
 {
     return e->opts.lease_reads && e->transfer_target == CRAFT_NONE &&
-           e->ticks < e->lease_until;
+           !e->lease_revoked && e->ticks < e->lease_until;
 }
 
 static void start_round(struct craft_engine *e)

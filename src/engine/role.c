@@ -25,10 +25,8 @@ void craft_set_leader(struct craft_engine *e, uint64_t leader)
 
 static void reset_votes(struct craft_engine *e)
 {
-    for (uint32_t k = 0; k < e->conf.n; k++) {
-        e->prs[k].vote_granted = 0;
-        e->prs[k].vote_responded = 0;
-    }
+    memset(e->vote_granted, 0, sizeof(e->vote_granted));
+    memset(e->vote_responded, 0, sizeof(e->vote_responded));
 }
 
 /* "If RPC request or response contains term T > currentTerm: set
@@ -104,6 +102,7 @@ void craft_become_leader(struct craft_engine *e)
     e->n_reads = 0;
     e->read_acked = e->read_round;
     e->lease_until = 0;
+    e->lease_revoked = 0;
     craft_transfer_end(e, CRAFT_ESTEPPEDDOWN); /* a handover that failed */
     e->promo.active = 0;
     e->heartbeat_elapsed = 0;

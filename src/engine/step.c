@@ -140,9 +140,16 @@ static int handle_term(struct craft_engine *e, const struct craft_msg *m)
             struct craft_msg *r =
                 craft_send(e, CRAFT_MSG_APPEND_RESP, m->from);
             r->flags = CRAFT_MSG_F_REJECT;
-        } else if (m->type == CRAFT_MSG_PREVOTE) {
-            struct craft_msg *r =
-                craft_send(e, CRAFT_MSG_PREVOTE_RESP, m->from);
+        } else if (m->type == CRAFT_MSG_PREVOTE ||
+                   m->type == CRAFT_MSG_VOTE) {
+            /* Figure 2: "reply false" with our term, so a candidate stuck
+             * in an old term (one no leader contacts, e.g. outside the
+             * leader's configuration) learns it and can catch up. */
+            struct craft_msg *r = craft_send(
+                e,
+                m->type == CRAFT_MSG_VOTE ? CRAFT_MSG_VOTE_RESP
+                                          : CRAFT_MSG_PREVOTE_RESP,
+                m->from);
             r->flags = CRAFT_MSG_F_REJECT;
         } else if (m->type == CRAFT_MSG_READ_INDEX ||
                    m->type == CRAFT_MSG_READ_INDEX_RESP) {

@@ -53,6 +53,10 @@ void craft_transfer_progress(struct craft_engine *e, int slot)
     if (e->prs[slot].match == craft_log_last(&e->log)) {
         craft_send_independent(e, CRAFT_MSG_TIMEOUT_NOW, e->transfer_target);
         e->transfer_sent = 1;
+        /* The target may win with votes that override stickiness, even
+         * after this transfer times out (a late TimeoutNow), so the lease
+         * promise no longer holds for the rest of this term. */
+        e->lease_revoked = 1;
     } else {
         craft_send_append(e, slot, 1);
     }
@@ -98,7 +102,7 @@ void craft_transfer_tick(struct craft_engine *e)
  * voters who still see a live leader grant anyway (thesis §3.10). */
 void craft_on_timeout_now(struct craft_engine *e, const struct craft_msg *m)
 {
-    if (m->from != e->leader || !craft_is_voter(e, e->id) ||
+    if (m->from != e->leader || !craft_electable(e, NULL) ||
         e->role == CRAFT_ROLE_LEADER) {
         return;
     }

@@ -56,28 +56,28 @@ void craft_on_vote_resp(struct craft_engine *e, const struct craft_msg *m)
         (!pre && e->role != CRAFT_ROLE_CANDIDATE)) {
         return;
     }
-    int k = craft_conf_index_of(e, m->from);
-    if (k < 0 || e->conf.m[k].role != CRAFT_MEMBER_VOTER ||
-        e->prs[k].vote_responded) {
+    const struct craft_conf *c = &e->elec_conf;
+    int k = craft_conf_find(c, m->from);
+    if (k < 0 || c->m[k].role != CRAFT_MEMBER_VOTER ||
+        e->vote_responded[k]) {
         return;
     }
-    e->prs[k].vote_responded = 1;
-    e->prs[k].vote_granted = !(m->flags & CRAFT_MSG_F_REJECT);
+    e->vote_responded[k] = 1;
+    e->vote_granted[k] = !(m->flags & CRAFT_MSG_F_REJECT);
 
     uint32_t granted = 0;
     uint32_t rejected = 0;
-    for (uint32_t j = 0; j < e->conf.n; j++) {
-        if (e->conf.m[j].role != CRAFT_MEMBER_VOTER ||
-            !e->prs[j].vote_responded) {
+    for (uint32_t j = 0; j < c->n; j++) {
+        if (c->m[j].role != CRAFT_MEMBER_VOTER || !e->vote_responded[j]) {
             continue;
         }
-        if (e->prs[j].vote_granted) {
+        if (e->vote_granted[j]) {
             granted++;
         } else {
             rejected++;
         }
     }
-    uint32_t q = craft_quorum(e);
+    uint32_t q = craft_conf_voters(c) / 2 + 1;
     if (granted >= q) {
         if (pre) {
             craft_campaign(e, 0, 0);

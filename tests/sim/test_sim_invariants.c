@@ -55,10 +55,11 @@ static void make_candidate(struct sim_node *n, uint64_t term)
     e->vote = n->id;
     e->role = CRAFT_ROLE_CANDIDATE;
     e->leader = CRAFT_NONE;
+    e->elec_conf = e->conf;
     for (uint32_t k = 0; k < e->conf.n; k++) {
         int self = e->conf.m[k].id == n->id;
-        e->prs[k].vote_granted = (uint32_t)self;
-        e->prs[k].vote_responded = (uint32_t)self;
+        e->vote_granted[k] = (uint8_t)self;
+        e->vote_responded[k] = (uint8_t)self;
     }
     n->role = CRAFT_ROLE_CANDIDATE;
     n->term = term;
