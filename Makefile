@@ -253,6 +253,7 @@ check: all tests benches
 	@$(MAKE) --no-print-directory check-exports
 	@$(MAKE) --no-print-directory install-test
 	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-check,@echo "abi-check: skipped, no baseline $(ABI_BASELINE) yet (make abi-dump)")
+	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-broken-test)
 	$(if $(INTEGRATION_TESTS),@$(MAKE) --no-print-directory integration)
 	$(if $(wildcard mk/sim.mk),@$(MAKE) --no-print-directory sim-test)
 	@$(MAKE) --no-print-directory unit
@@ -334,9 +335,15 @@ bench: $(BENCHES)
 # the current build; `make abi-check` compares the build with it and fails
 # on an incompatible change (additions are fine).
 
-.PHONY: abi-dump abi-check
+.PHONY: abi-dump abi-check abi-broken-test
+# Shows abi-check is not vacuous: broken copies (a removed symbol, a changed
+# signature) must fail it, an added function must pass.
+abi-broken-test:
+	@sh tests/abi/broken-variants.sh $(CC)
+
 abi-dump: $(LIB_SO)
 	abidw --headers-dir include --no-corpus-path --out-file $(ABI_BASELINE) $(LIB_SO)
+	sh abi/prototypes.sh include >$(ABI_BASELINE:.abi=.prototypes)
 
 abi-check: $(LIB_SO)
 	@sh abi/check-abi.sh $(ABI_BASELINE) $(LIB_SO)

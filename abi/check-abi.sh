@@ -6,11 +6,18 @@
 # struct_size) is accepted by regenerating the baseline with
 # `make abi-dump` in the same commit.
 #
-#   sh abi/check-abi.sh BASELINE.abi LIB
+# Beside it, BASELINE.prototypes (abi/prototypes.sh) holds the text of
+# every public prototype: each must still be there, unchanged (new ones
+# are fine). See abi/prototypes.sh for why both are needed.
+#
+#   sh abi/check-abi.sh BASELINE.abi LIB [INCLUDE_DIR]
 set -u
 
 baseline=$1
 lib=$2
+incdir=${3:-include}
+here=$(dirname "$0")
+protos=${baseline%.abi}.prototypes
 
 if [ ! -f "$baseline" ]; then
     echo "abi-check: no baseline $baseline yet; make one with 'make abi-dump'"
@@ -34,5 +41,17 @@ fi
 if [ $((rc & 4)) -ne 0 ]; then
     echo "abi-check: the ABI changed against $baseline (see above)"
     exit 1
+fi
+if [ -f "$protos" ]; then
+    now=$(mktemp)
+    sh "$here/prototypes.sh" "$incdir" >"$now"
+    # Lines of the baseline that the current headers lack.
+    gone=$(LC_ALL=C comm -23 "$protos" "$now")
+    rm -f "$now"
+    if [ -n "$gone" ]; then
+        echo "abi-check: public prototypes removed or changed against $protos:"
+        echo "$gone"
+        exit 1
+    fi
 fi
 echo "abi-check: $lib is compatible with $baseline"
