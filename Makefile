@@ -88,13 +88,12 @@ TOOL_SRCS  ?= $(wildcard src/tools/*.c)
 UNIT_SRCS  ?= $(wildcard tests/unit/test_*.c)
 # Threaded tests (Check programs like the unit tests); `make tsan` runs
 # them under ThreadSanitizer and `make test` runs them too.
-INTEGRATION_SRCS ?= $(wildcard tests/integration/test_*.c)
 BENCH_SRCS ?= $(wildcard tests/bench/bench_*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
-TEST_SRCS := $(UNIT_SRCS) $(INTEGRATION_SRCS) $(BENCH_SRCS)
+TEST_SRCS := $(UNIT_SRCS) $(BENCH_SRCS)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 LIB_SO     := $(BUILD)/libcraft.so.$(VERSION)
@@ -104,7 +103,6 @@ LIB_A      := $(BUILD)/libcraft.a
 SIM_A      := $(if $(SIM_SRCS),$(BUILD)/libcraft-sim.a)
 TOOLS      := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 UNIT_TESTS := $(UNIT_SRCS:%.c=$(BUILD)/%)
-INTEGRATION_TESTS := $(INTEGRATION_SRCS:%.c=$(BUILD)/%)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/%,$(BENCH_SRCS))
 
 # Rebuild everything when the compiler or a flag changes (the stamp file
@@ -156,7 +154,7 @@ all: lib tools
 lib: $(LIB_SO) $(LIB_SONAME) $(LIB_DEVSO) $(LIB_A)
 sim: $(SIM_A)
 tools: $(TOOLS)
-tests: $(UNIT_TESTS) $(INTEGRATION_TESTS)
+tests: $(UNIT_TESTS)
 benches: $(BENCHES)
 
 $(FLAGS_STAMP): FORCE
@@ -202,7 +200,7 @@ $(TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(SIM_A) $(LIB_A)
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
 		$< $(SIM_A) $(LIB_A) $(PROG_LIBS)
 
-$(UNIT_TESTS) $(INTEGRATION_TESTS): $(BUILD)/%: $(BUILD)/%.o $(SIM_A) $(LIB_A)
+$(UNIT_TESTS): $(BUILD)/%: $(BUILD)/%.o $(SIM_A) $(LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
 		$< $(SIM_A) $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
@@ -254,7 +252,7 @@ check: all tests benches
 	@$(MAKE) --no-print-directory install-test
 	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-check,@echo "abi-check: skipped, no baseline $(ABI_BASELINE) yet (make abi-dump)")
 	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-broken-test)
-	$(if $(INTEGRATION_TESTS),@$(MAKE) --no-print-directory integration)
+	$(if $(wildcard mk/node.mk),@$(MAKE) --no-print-directory integration-test)
 	$(if $(wildcard mk/sim.mk),@$(MAKE) --no-print-directory sim-test)
 	@$(MAKE) --no-print-directory unit
 
@@ -262,13 +260,8 @@ unit: $(UNIT_TESTS)
 	@$(TEST_ENV) sh tests/run-checks.sh -l unit -w '$(TEST_WRAPPER)' \
 		$(UNIT_TESTS)
 
-integration: $(INTEGRATION_TESTS)
-ifeq ($(INTEGRATION_TESTS),)
-	@echo "integration: no tests/integration/test_*.c yet"
-else
-	@$(TEST_ENV) sh tests/run-checks.sh -l integration -w '$(TEST_WRAPPER)' \
-		$(INTEGRATION_TESTS)
-endif
+# The runtime's tests are built and run by mk/node.mk (integration-test).
+integration: integration-test
 
 # include/craft.h alone, as C11 and C++11, with each compiler.
 header-test:
