@@ -9,17 +9,15 @@
 int craft_actions_create(const craft_allocator *allocator, craft_actions **out)
 {
     struct craft_alloc al;
+    void *p;
     if (out == NULL) {
         return CRAFT_EINVAL;
     }
-    int rv = craft_alloc_from_public(allocator, &al);
+    int rv = craft_handle_alloc(allocator, sizeof(struct craft_actions), &al, &p);
     if (rv != CRAFT_OK) {
         return rv;
     }
-    struct craft_actions *a = craft_calloc(&al, sizeof(*a));
-    if (a == NULL) {
-        return CRAFT_ENOMEM;
-    }
+    struct craft_actions *a = p;
     a->alloc = al;
     *out = a;
     return CRAFT_OK;

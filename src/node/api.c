@@ -257,16 +257,7 @@ int craft_node_status(craft_node *n, craft_status **out)
         if (atomic_load(&n->closing)) {
             rv = CRAFT_ESHUTDOWN;
         } else {
-            c->next = NULL;
-            if (n->req_tail != NULL) {
-                n->req_tail->next = c;
-            } else {
-                n->req_head = c;
-            }
-            n->req_tail = c;
-            if (n->driver_sleeping) {
-                pthread_cond_signal(&n->in_cv);
-            }
+            nd_call_enqueue_locked(n, c);
             while (!c->done) {
                 pthread_cond_wait(&n->status_cv, &n->in_mu);
             }

@@ -73,6 +73,20 @@ void nd_call_complete(struct craft_node *n, struct call *c)
     nd_call_free(n, c);
 }
 
+void nd_call_enqueue_locked(struct craft_node *n, struct call *c)
+{
+    c->next = NULL;
+    if (n->req_tail != NULL) {
+        n->req_tail->next = c;
+    } else {
+        n->req_head = c;
+    }
+    n->req_tail = c;
+    if (n->driver_sleeping) {
+        pthread_cond_signal(&n->in_cv);
+    }
+}
+
 int nd_call_submit(struct craft_node *n, struct call *c)
 {
     int rv = CRAFT_OK;
@@ -82,16 +96,7 @@ int nd_call_submit(struct craft_node *n, struct call *c)
     } else if (atomic_load(&n->failed)) {
         rv = CRAFT_EIO;
     } else {
-        c->next = NULL;
-        if (n->req_tail != NULL) {
-            n->req_tail->next = c;
-        } else {
-            n->req_head = c;
-        }
-        n->req_tail = c;
-        if (n->driver_sleeping) {
-            pthread_cond_signal(&n->in_cv);
-        }
+        nd_call_enqueue_locked(n, c);
     }
     pthread_mutex_unlock(&n->in_mu);
     if (rv != CRAFT_OK) {

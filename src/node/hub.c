@@ -116,17 +116,15 @@ static int hub_send(void *user, uint64_t peer, const void *data, size_t len)
 int craft_hub_create(const craft_allocator *allocator, craft_hub **out)
 {
     struct craft_alloc al;
+    void *p;
     if (out == NULL) {
         return CRAFT_EINVAL;
     }
-    int rv = craft_alloc_from_public(allocator, &al);
+    int rv = craft_handle_alloc(allocator, sizeof(craft_hub), &al, &p);
     if (rv != CRAFT_OK) {
         return rv;
     }
-    craft_hub *hub = craft_calloc(&al, sizeof(*hub));
-    if (hub == NULL) {
-        return CRAFT_ENOMEM;
-    }
+    craft_hub *hub = p;
     hub->alloc = al;
     if (pthread_mutex_init(&hub->mu, NULL) != 0) {
         craft_free(&al, hub);

@@ -371,17 +371,15 @@ int craft_mem_storage_create(const craft_allocator *allocator,
                              craft_mem_storage **out)
 {
     struct craft_alloc al;
+    void *p;
     if (out == NULL) {
         return CRAFT_EINVAL;
     }
-    int rv = craft_alloc_from_public(allocator, &al);
+    int rv = craft_handle_alloc(allocator, sizeof(craft_mem_storage), &al, &p);
     if (rv != CRAFT_OK) {
         return rv;
     }
-    craft_mem_storage *ms = craft_calloc(&al, sizeof(*ms));
-    if (ms == NULL) {
-        return CRAFT_ENOMEM;
-    }
+    craft_mem_storage *ms = p;
     ms->alloc = al;
     ms->first = 1;
     if (pthread_mutex_init(&ms->mu, NULL) != 0) {

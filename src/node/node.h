@@ -346,6 +346,9 @@ void nd_call_complete(struct craft_node *n, struct call *c);
 /* Queues c to the driver. CRAFT_ESHUTDOWN / CRAFT_EIO when refused (then
  * c is freed). */
 int nd_call_submit(struct craft_node *n, struct call *c);
+/* Appends c to the driver's request queue and wakes the driver; in_mu
+ * held. */
+void nd_call_enqueue_locked(struct craft_node *n, struct call *c);
 
 /* ---- apply.c ----------------------------------------------------------- */
 void *nd_apply_main(void *arg);

@@ -53,6 +53,21 @@ int craft_alloc_from_public(const craft_allocator *a, struct craft_alloc *out)
     return CRAFT_OK;
 }
 
+int craft_handle_alloc(const craft_allocator *allocator, size_t size,
+                       struct craft_alloc *al, void **out)
+{
+    int rv = craft_alloc_from_public(allocator, al);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    void *p = craft_calloc(al, size);
+    if (p == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    *out = p;
+    return CRAFT_OK;
+}
+
 void *craft_calloc(const struct craft_alloc *a, size_t size)
 {
     void *p = craft_malloc(a, size);

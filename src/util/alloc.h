@@ -42,6 +42,15 @@ static inline void craft_free(const struct craft_alloc *a, void *p)
     }
 }
 
+/*
+ * The start of every create function: copies the public allocator into
+ * *al and allocates a zeroed handle of size bytes with it into *out.
+ * CRAFT_ESTRUCT/CRAFT_EINVAL (bad allocator), CRAFT_ENOMEM; *out is
+ * untouched on error.
+ */
+int craft_handle_alloc(const craft_allocator *allocator, size_t size,
+                       struct craft_alloc *al, void **out);
+
 /* malloc + memset 0. */
 void *craft_calloc(const struct craft_alloc *a, size_t size);
 
