@@ -253,6 +253,7 @@ check: all tests benches
 	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-check,@echo "abi-check: skipped, no baseline $(ABI_BASELINE) yet (make abi-dump)")
 	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-broken-test)
 	$(if $(wildcard mk/node.mk),@$(MAKE) --no-print-directory integration-test)
+	$(if $(wildcard mk/ffi.mk),@$(MAKE) --no-print-directory ffi-test)
 	$(if $(wildcard mk/sim.mk),@$(MAKE) --no-print-directory sim-test)
 	@$(MAKE) --no-print-directory unit
 

@@ -11,8 +11,11 @@ int craft_engine_options_init(craft_engine_options *o)
     if (o == NULL) {
         return CRAFT_EINVAL;
     }
-    craft_engine_options d = CRAFT_ENGINE_OPTIONS_INIT;
-    *o = d;
+    /* Copied from a static so padding bytes are written too (zero, as
+     * static storage is), and the bytes equal a zeroed struct set by the
+     * macro. */
+    static const craft_engine_options d = CRAFT_ENGINE_OPTIONS_INIT;
+    memcpy(o, &d, sizeof(d));
     return CRAFT_OK;
 }
 
@@ -21,8 +24,8 @@ int craft_event_init(craft_event *ev)
     if (ev == NULL) {
         return CRAFT_EINVAL;
     }
-    craft_event d = CRAFT_EVENT_INIT;
-    *ev = d;
+    static const craft_event d = CRAFT_EVENT_INIT;
+    memcpy(ev, &d, sizeof(d));
     return CRAFT_OK;
 }
 
