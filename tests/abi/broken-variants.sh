@@ -25,9 +25,18 @@ copy() {
     done
 }
 
+# Builds copy NAME into NAME/build (the caller's make variables, such as
+# BUILD, must not leak in through MAKEFLAGS) and records its library in
+# $lib; a failed build fails the test.
 build() {
-    make -s -C "$tmp/$1" CC="$cc" ${2:+EXTRA_CFLAGS="$2"} all >/dev/null
-    ls "$tmp/$1"/build/libcraft.so.*.*.* | head -n 1
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+        make -s -C "$tmp/$1" BUILD=build CC="$cc" \
+        ${2:+EXTRA_CFLAGS="$2"} all >"$tmp/$1.build.log" 2>&1 || {
+        cat "$tmp/$1.build.log"
+        echo "abi-broken: building the $1 copy failed"
+        exit 1
+    }
+    lib=$(ls "$tmp/$1"/build/libcraft.so.*.*.*)
 }
 
 expect() { # expect pass|fail NAME LIB
@@ -43,14 +52,15 @@ expect() { # expect pass|fail NAME LIB
 }
 
 copy removed
-expect fail removed \
-    "$(build removed -Dcraft_version_string=craft_version_string_gone)"
+build removed -Dcraft_version_string=craft_version_string_gone
+expect fail removed "$lib"
 
 copy changed
 sed -i 's/craft_strerror(int code)/craft_strerror(long code)/' \
     "$tmp/changed/include/craft/common.h" "$tmp/changed/src/util/strerror.c"
 grep -q 'craft_strerror(long code)' "$tmp/changed/src/util/strerror.c"
-expect fail changed "$(build changed)"
+build changed
+expect fail changed "$lib"
 
 copy added
 sed -i 's/^CRAFT_API int craft_abi_version(void);/&\nCRAFT_API int craft_abi_test_added(void);/' \
@@ -58,4 +68,5 @@ sed -i 's/^CRAFT_API int craft_abi_version(void);/&\nCRAFT_API int craft_abi_tes
 cat >>"$tmp/added/src/util/version.c" <<'C'
 int craft_abi_test_added(void) { return 1; }
 C
-expect pass added "$(build added)"
+build added
+expect pass added "$lib"
