@@ -86,8 +86,8 @@ LIB_SRCS   ?= $(wildcard src/util/*.c src/codec/*.c src/engine/*.c src/node/*.c)
 SIM_SRCS   ?= $(wildcard src/sim/*.c)
 TOOL_SRCS  ?= $(wildcard src/tools/*.c)
 UNIT_SRCS  ?= $(wildcard tests/unit/test_*.c)
-# Threaded tests (Check programs like the unit tests); `make tsan` runs
-# them under ThreadSanitizer and `make test` runs them too.
+# Benchmarks: one program per file, built by `make check`, run by `make
+# bench` (never by a test).
 BENCH_SRCS ?= $(wildcard tests/bench/bench_*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -132,12 +132,6 @@ DEPS_PKGS := gcc g++ make binutils libc6-dev pkg-config check libsubunit-dev \
 # Compilers the header test uses.
 HEADER_CCS  ?= gcc clang
 HEADER_CXXS ?= g++ clang++
-
-SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
-              -fno-sanitize-recover=all
-TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
-VALGRIND   ?= valgrind --error-exitcode=1 --leak-check=full \
-              --errors-for-leak-kinds=definite,indirect --quiet
 
 # Wraps each test program (e.g. valgrind); environment for them.
 TEST_WRAPPER ?=
@@ -237,31 +231,36 @@ deps:
 # Tests.
 #
 # `make test` = deps, then `make check`. `make check` builds everything and
-# runs: the header test, the exported-symbols check, the install test, the
-# ABI baseline check (once abi/libcraft.abi exists), the integration tests
-# (once there are any) and the unit tests; its last line is the unit summary
-# ("unit: N passed, N failed").
+# runs the suites of CHECK_SUITES, in that order, stopping at the first
+# that fails; each is also a target of its own. The last one is the unit
+# tests, so the last line is their summary ("unit: N passed, N failed").
+#
+#   header-test      include/craft.h alone, C11 and C++11, gcc and clang
+#   check-exports    exported symbols vs the public headers and the map
+#   install-test     install into a temp root, build against it, uninstall
+#   abi-check        the build against the ABI baseline in abi/
+#   abi-broken-test  broken copies of the library must fail abi-check
+#   integration-test the runtime's tests (tests/integration, mk/integration.mk)
+#   ffi-test         the ABI through dlopen + libffi (tests/ffi, mk/ffi.mk)
+#   sim-test         the simulator's tests and seeds (tests/sim, mk/sim.mk)
+#   unit             the unit tests (tests/unit)
+
+CHECK_SUITES := header-test check-exports install-test abi-check \
+                abi-broken-test integration-test ffi-test sim-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
 	@$(MAKE) --no-print-directory check
 
 check: all tests benches
-	@$(MAKE) --no-print-directory header-test
-	@$(MAKE) --no-print-directory check-exports
-	@$(MAKE) --no-print-directory install-test
-	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-check,@echo "abi-check: skipped, no baseline $(ABI_BASELINE) yet (make abi-dump)")
-	$(if $(wildcard $(ABI_BASELINE)),@$(MAKE) --no-print-directory abi-broken-test)
-	$(if $(wildcard mk/node.mk),@$(MAKE) --no-print-directory integration-test)
-	$(if $(wildcard mk/ffi.mk),@$(MAKE) --no-print-directory ffi-test)
-	$(if $(wildcard mk/sim.mk),@$(MAKE) --no-print-directory sim-test)
-	@$(MAKE) --no-print-directory unit
+	@set -e; for suite in $(CHECK_SUITES); do \
+		$(MAKE) --no-print-directory $$suite; \
+	done
 
 unit: $(UNIT_TESTS)
 	@$(TEST_ENV) sh tests/run-checks.sh -l unit -w '$(TEST_WRAPPER)' \
 		$(UNIT_TESTS)
 
-# The runtime's tests are built and run by mk/node.mk (integration-test).
 integration: integration-test
 
 # include/craft.h alone, as C11 and C++11, with each compiler.
@@ -295,26 +294,12 @@ install-test-run:
 		VERSION='$(VERSION)' SONAME='$(SONAME)' \
 		sh tests/install/run.sh
 
-# Sanitizers and valgrind.
-.PHONY: sanitize valgrind tsan
-sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan \
-		EXTRA_CFLAGS='$(SAN_FLAGS) $(EXTRA_CFLAGS)' \
-		EXTRA_LDFLAGS='$(SAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
-		TEST_ENV='CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1' \
-		all tests unit
-
-valgrind: deps
-	@$(MAKE) --no-print-directory TEST_ENV='CK_FORK=no' \
-		TEST_WRAPPER='$(VALGRIND)' unit
-
-# Threaded tests under ThreadSanitizer: `make tsan`, defined with the
-# runtime's other sanitizer targets in mk/node.mk.
+# Sanitizers and valgrind (sanitize, tsan, valgrind, ...): mk/sanitize.mk.
 
 # ---------------------------------------------------------------------------
 # Demo and benchmarks.
 
-.PHONY: demo bench
+.PHONY: demo bench bench-node
 demo: deps
 	$(if $(wildcard src/tools/craft-demo.c),,$(error make demo: src/tools/craft-demo.c does not exist yet, so there is no demo to run))
 	@$(MAKE) --no-print-directory $(BUILD)/craft-demo
@@ -323,6 +308,11 @@ demo: deps
 bench: $(BENCHES)
 	@if [ -z '$(BENCHES)' ]; then echo "bench: no tests/bench/bench_*.c yet"; fi
 	@set -e; for b in $(BENCHES); do echo "== $$b"; $$b; done
+
+# The runtime alone: a 3-node cluster of craft_node over the in-process
+# hub, commits/s and latency at 1, 16 and 256 proposers.
+bench-node: $(BUILD)/bench_node
+	$(BUILD)/bench_node
 
 # ---------------------------------------------------------------------------
 # ABI baseline (libabigail). `make abi-dump` writes abi/libcraft.abi from
@@ -411,5 +401,9 @@ help:
 
 FORCE:
 
-# Fragments owned by subsystems (simulator, node runtime).
--include $(wildcard mk/*.mk)
+# One fragment per concern, each listed here: a fragment that is not
+# listed is an error rather than a suite that silently does not run.
+MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk
+$(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
+  $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
+include $(MK_FRAGMENTS)

@@ -1,9 +1,7 @@
-# mk/ffi.mk: the libffi tests (issue 6, section 4).
+# mk/ffi.mk: the ABI called the way a foreign binding calls it.
 #
-# Included by the top-level Makefile (or, standalone, with
-# `make -f Makefile -f mk/ffi.mk TARGET`); it uses the Makefile's
-# variables (BUILD, CC, TEST_CFLAGS, CHECK_LIBS, LIB_SONAME, MAPFILE,
-# VALGRIND, ...).
+# Included by the top-level Makefile; it uses its variables (BUILD, CC,
+# TEST_CFLAGS, CHECK_LIBS, LIB_SONAME, MAPFILE, ...).
 #
 # tests/ffi/test_ffi.c calls libcraft the way a foreign binding does: it
 # is NOT linked against libcraft; it dlopen()s libcraft.so.1 (found
@@ -13,17 +11,11 @@
 # CRAFT_API declarations of include/ (and the version nodes of the map).
 #
 #   make ffi-test            build $(BUILD)/ffi/test_ffi and run it
-#   make valgrind-ffi        the same under valgrind (CK_FORK=no)
+#                            (valgrind-ffi, in mk/sanitize.mk: under
+#                            valgrind)
 #
 # Programs go to $(BUILD)/ffi/.
 
-ifndef CRAFT_FFI_MK_INCLUDED
-CRAFT_FFI_MK_INCLUDED := 1
-
-FFI_MK_SELF := $(lastword $(MAKEFILE_LIST))
-FFI_MK_MAIN := $(firstword $(MAKEFILE_LIST))
-FFI_MAKE = $(MAKE) --no-print-directory -f $(FFI_MK_MAIN) \
-           $(if $(filter $(FFI_MK_SELF),$(FFI_MK_MAIN)),,-f $(FFI_MK_SELF))
 
 FFI_CFLAGS = $(shell $(PKG_CONFIG) --cflags libffi 2>/dev/null)
 FFI_LIBS   = $(or $(shell $(PKG_CONFIG) --libs libffi 2>/dev/null),-lffi)
@@ -54,14 +46,9 @@ $(FFI_TEST): $(FFI_TEST).o
 
 -include $(FFI_TEST).d
 
-.PHONY: ffi-test valgrind-ffi
+.PHONY: ffi-test
 
 # A Check runner; the last line is "ffi: N passed, N failed".
 ffi-test: $(FFI_TEST) $(LIB_SONAME)
 	@$(TEST_ENV) LD_LIBRARY_PATH='$(abspath $(BUILD))'$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
 		sh tests/run-checks.sh -l ffi -w '$(TEST_WRAPPER)' $(FFI_TEST)
-
-valgrind-ffi: deps
-	@$(FFI_MAKE) TEST_ENV='CK_FORK=no' TEST_WRAPPER='$(VALGRIND)' ffi-test
-
-endif # CRAFT_FFI_MK_INCLUDED

@@ -1,9 +1,8 @@
-# mk/sim.mk: the simulator's tests, soak and benchmark (issue 4).
+# mk/sim.mk: the simulator's tests, soak and benchmark.
 #
-# Included by the top-level Makefile (or, standalone, with
-# `make -f Makefile -f mk/sim.mk TARGET`); it uses the Makefile's
-# variables (BUILD, CC, LIB_CFLAGS, TEST_CFLAGS, LIB_SRCS, SIM_SRCS,
-# SIM_A, LIB_A, CHECK_LIBS, SAN_FLAGS, ...).
+# Included by the top-level Makefile; it uses its variables (BUILD, CC,
+# LIB_CFLAGS, TEST_CFLAGS, LIB_SRCS, SIM_SRCS, SIM_A, LIB_A, CHECK_LIBS,
+# ...).
 #
 #   make sim-test    the Check programs of tests/sim (determinism, every
 #                    invariant on a corrupted state, the linearizability
@@ -14,22 +13,16 @@
 #   make sim-bench   steps/s of 5 nodes, default profile, every invariant
 #                    on (a benchmark, not a test)
 #   make sim-asan    sim-test's Check programs under ASan + UBSan
+#                    (defined in mk/sanitize.mk)
 #   make sim-crosscheck  the same seeds give the same trace hash with gcc
 #                    and clang (builds $(BUILD)-xclang/)
-#   make sim-hunt    the batteries that found the engine bugs reported on
-#                    issue 4 (fail until they are fixed)
+#   make sim-hunt    the batteries that once found engine bugs (fixed
+#                    since), many more seeds than sim-test gives them
 #
 # The planted-bug build: every library and simulator object compiled
 # again with -DCRAFT_PLANTED_BUGS into $(BUILD)-bugs/ (never part of a
 # release build), with its own craft-sim and the planted_bugs test.
 
-ifndef CRAFT_SIM_MK_INCLUDED
-CRAFT_SIM_MK_INCLUDED := 1
-
-SIM_MK_SELF := $(lastword $(MAKEFILE_LIST))
-SIM_MK_MAIN := $(firstword $(MAKEFILE_LIST))
-SIM_MAKE = $(MAKE) --no-print-directory -f $(SIM_MK_MAIN) \
-           $(if $(filter $(SIM_MK_SELF),$(SIM_MK_MAIN)),,-f $(SIM_MK_SELF))
 
 SIM_TEST_SRCS := $(wildcard tests/sim/test_*.c)
 SIM_TESTS     := $(patsubst tests/sim/%.c,$(BUILD)/sim/%,$(SIM_TEST_SRCS))
@@ -96,7 +89,7 @@ $(SIM_TESTS): $(BUILD)/sim/%: $(BUILD)/sim/%.o $(SIM_A) $(LIB_A)
 # ---- targets ------------------------------------------------------------
 
 .PHONY: sim-tests sim-test sim-checks sim-seeds sim-planted-cli soak \
-        sim-bench sim-asan sim-crosscheck sim-hunt sim-clean sim-lease
+        sim-bench sim-crosscheck sim-hunt sim-clean sim-lease
 
 sim-tests: $(SIM_TESTS) $(SIM_BUGS_TEST) $(SIM_CRAFT_SIM) $(SIM_BUGS_TOOL)
 
@@ -109,10 +102,10 @@ SIM_TEST_RUNS ?= default:5:300:200000 heavy:3:40:200000 \
                  heavy:2:40:200000
 
 sim-test: sim-tests
-	@$(SIM_MAKE) sim-checks
-	@$(SIM_MAKE) sim-planted-cli
-	@$(SIM_MAKE) sim-seeds
-	@$(SIM_MAKE) sim-lease
+	@$(MAKE) --no-print-directory sim-checks
+	@$(MAKE) --no-print-directory sim-planted-cli
+	@$(MAKE) --no-print-directory sim-seeds
+	@$(MAKE) --no-print-directory sim-lease
 
 # Lease reads with leadership transfers: a lease used after TimeoutNow
 # served stale reads before the engine revoked it for the term.
@@ -169,14 +162,8 @@ sim-bench: $(SIM_CRAFT_SIM)
 	$(SIM_CRAFT_SIM) --nodes 5 --profile default --seed 1 \
 		--steps $(SIM_BENCH_STEPS)
 
-sim-asan: deps
-	@$(SIM_MAKE) BUILD=build-asan \
-		EXTRA_CFLAGS='$(SAN_FLAGS) $(EXTRA_CFLAGS)' \
-		EXTRA_LDFLAGS='$(SAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
-		TEST_ENV='CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1' \
-		sim-checks
-
-# Each line: craft-sim options of a battery that found an engine bug.
+# Each line: craft-sim options of a battery that found an engine bug
+# (each fixed since):
 #  - a leader that removes itself from a 2-voter configuration and loses
 #    leadership before the removal replicates: no one can be elected;
 #  - a vote request of a stale term gets no answer, so a candidate that
@@ -199,7 +186,7 @@ SIM_XBUILD := $(BUILD)-xclang
 
 # A run must not depend on the compiler (evaluation order, optimizer).
 sim-crosscheck: $(SIM_CRAFT_SIM)
-	@$(SIM_MAKE) CC=$(SIM_XCC) BUILD=$(SIM_XBUILD) $(SIM_XBUILD)/craft-sim
+	@$(MAKE) --no-print-directory CC=$(SIM_XCC) BUILD=$(SIM_XBUILD) $(SIM_XBUILD)/craft-sim
 	@set -e; for seed in 1 2 3; do \
 		a=$$($(SIM_CRAFT_SIM) --seed $$seed --steps 100000 --quiet | grep 'trace hash'); \
 		b=$$($(SIM_XBUILD)/craft-sim --seed $$seed --steps 100000 --quiet | grep 'trace hash'); \
@@ -211,5 +198,3 @@ sim-clean:
 	rm -rf $(BUILD)/sim $(SIM_BUGS_BUILD) $(SIM_XBUILD)
 
 clean: sim-clean
-
-endif # CRAFT_SIM_MK_INCLUDED

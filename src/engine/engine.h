@@ -130,7 +130,7 @@ struct craft_read {
 
 #ifdef CRAFT_PLANTED_BUGS
 /* Test-only, never in release builds: deliberately broken behaviour the
- * simulator must catch (issue 4, "the checks are not vacuous"). */
+ * simulator must catch, which shows its checks are not vacuous. */
 enum {
     CRAFT_BUG_NONE = 0,
     CRAFT_BUG_COMMIT_NO_QUORUM = 1, /* leader commits on its own ack */

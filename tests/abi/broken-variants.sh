@@ -18,11 +18,9 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # build NAME [EXTRA_CFLAGS]: a copy of the library sources in $tmp/NAME,
 # after the caller edited it through the hook below.
 copy() {
-    mkdir -p "$tmp/$1/src"
-    cp -R "$top/include" "$top/abi" "$top/pkgconfig" "$top/Makefile" "$tmp/$1/"
-    for d in util codec engine node; do
-        cp -R "$top/src/$d" "$tmp/$1/src/"
-    done
+    mkdir -p "$tmp/$1"
+    cp -R "$top/include" "$top/abi" "$top/pkgconfig" "$top/Makefile" \
+        "$top/mk" "$top/src" "$tmp/$1/"
 }
 
 # Builds copy NAME into NAME/build (the caller's make variables, such as

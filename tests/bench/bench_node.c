@@ -16,7 +16,7 @@
  *  3. the pure engine on its own: 3 engines in one thread, messages
  *     delivered synchronously, events stepped per second.
  *
- * Targets (issue 5): >= 1,000,000 commits/s at 256 proposers; p99 <= 1 ms
+ * Targets: >= 1,000,000 commits/s at 256 proposers; p99 <= 1 ms
  * at half that load. The figures depend on the machine: the program
  * prints the CPU count next to them.
  *

@@ -492,9 +492,9 @@ static inline uint64_t tc_metric(struct tcluster *c, uint64_t id, int metric)
 }
 
 /*
- * Does the engine implement event type yet? (The issue-3 events return
- * CRAFT_EINVAL until they land.) Probed on a scratch single-server
- * engine that just became leader.
+ * Does the engine implement event type? (An engine without it answers
+ * CRAFT_EINVAL.) Probed on a scratch single-server engine that just
+ * became leader.
  */
 static inline int tc_engine_supports(uint32_t type)
 {

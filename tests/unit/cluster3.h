@@ -1,6 +1,6 @@
 /*
  * tests/unit/cluster3.h: an in-memory cluster of engines for the tests of
- * issue 3 (snapshots, reads, transfer, membership, bootstrap, receipts),
+ * snapshots, reads, transfer, membership, bootstrap and receipts,
  * driven through the public API only: events in, actions out, messages as
  * bytes.
  *

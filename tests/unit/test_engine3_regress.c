@@ -1,8 +1,7 @@
 /*
- * Failing tests for engine bugs found while testing issue 3 that lie
- * outside the files the issue-3 tests may fix (read_index.c, transfer.c,
- * change.c, snapshot.c, install.c). Each test says where the bug is and
- * what the fix is; it passes once the bug is fixed.
+ * Regression tests for engine bugs found while testing snapshots, reads,
+ * transfers and membership changes. Each test says where the bug was and
+ * what the fix is.
  */
 #include "cluster3.h"
 #include "harness.h"
@@ -19,7 +18,7 @@ static void others(uint64_t l, uint64_t *a, uint64_t *b)
  * BUG (src/engine/step.c, handle_term): a READ_INDEX whose term is lower
  * than the receiver's is dropped without an answer, and a follower keeps
  * no state for forwarded reads, so the read never gets a READ_RESULT: it
- * hangs ("reads fail fast ... and never hang", issue 3 §2).
+ * hangs (reads must fail fast and never hang).
  *
  * Scenario: f forwards a read to l, which f still takes for the leader;
  * but l was deposed (g leads in a higher term) while f was cut off.

@@ -1,5 +1,5 @@
 /*
- * Membership changes (issue 3, §4; thesis §4.1-§4.3: one server at a time,
+ * Membership changes (thesis §4.1-§4.3: one server at a time,
  * learners caught up before promotion, a leader removing itself, removed
  * servers that cannot disrupt) and bootstrap (§5: a new cluster, a node
  * joining an existing one, a restart from persisted state).
@@ -45,7 +45,7 @@ static void run_only(const uint64_t *ids, int rounds)
 }
 
 /*
- * Issue 3's required test: a learner catching up and being promoted.
+ * A learner catching up and being promoted.
  * ADD_PEER appends a configuration with the new server as a learner; the
  * learner's acks advance its progress but never count toward a quorum
  * (shown by cutting the voters: the learner holds the entry, nothing
@@ -332,7 +332,7 @@ START_TEST(promotion_waits_for_addition_to_commit)
 END_TEST
 
 /*
- * Issue 3's required test: removing the leader. It keeps leading (and
+ * Removing the leader. It keeps leading (and
  * replicating) without counting itself until the removal commits, then
  * steps down in that step; the others elect a leader among themselves; the
  * removed server never campaigns and disrupts nothing.
@@ -485,7 +485,7 @@ START_TEST(removed_follower_cannot_disrupt_no_prevote)
 }
 END_TEST
 
-/* Issue 3's required test: two concurrent membership changes, the second
+/* Two concurrent membership changes, the second
  * refused with CRAFT_EBUSY; once the first commits it may be retried. */
 START_TEST(two_concurrent_changes_second_refused)
 {

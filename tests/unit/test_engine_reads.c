@@ -1,5 +1,5 @@
 /*
- * Linearizable reads (issue 3, §2; thesis §6.4 ReadIndex, §6.4.1 leases):
+ * Linearizable reads (thesis §6.4 ReadIndex, §6.4.1 leases):
  * when a READ_RESULT may be given, what a round of heartbeats confirms,
  * reads forwarded by followers, lease reads, and failing fast.
  */

@@ -1,5 +1,5 @@
 /*
- * Proposal receipts (issue 3, §6): every accepted proposal gets an (index,
+ * Proposal receipts: every accepted proposal gets an (index,
  * term) receipt; the host matches the entry applied at that index to the
  * caller and reports CRAFT_ELOST when an entry of another term was applied
  * there instead. A proposal to a non-leader is refused with a leader hint.
@@ -153,7 +153,7 @@ static uint64_t elect_without(uint64_t out)
 }
 
 /*
- * Issue 3's required test: a proposal whose index is overwritten is
+ * A proposal whose index is overwritten is
  * reported lost. A leader cut off accepts a proposal (receipt (i, t));
  * the others elect a leader whose entries take index i in a later term;
  * when the old leader rejoins, its entry i is truncated and replaced, and

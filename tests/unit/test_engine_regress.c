@@ -1,8 +1,8 @@
 /*
- * tests/unit/test_engine_bugs.c: failing tests for engine bugs found while
- * writing the issue-2 engine tests. Each test names the file and function,
- * the scenario, and the expected and actual behaviour; it passes once the
- * bug is fixed (then move it to the test file of its concern).
+ * tests/unit/test_engine_regress.c: regression tests for engine bugs
+ * found while writing the replication and election tests. Each test names
+ * the file and function, the scenario, and the expected and actual
+ * behaviour.
  */
 #include "engine_util.h"
 #include "harness.h"
@@ -104,7 +104,7 @@ END_TEST
  * whose disk is slow answers heartbeats (no write) long before its append
  * acknowledgements (one write each), so every heartbeat period adds a
  * whole window, without bound ("Pipelining is bounded by a maximum of
- * in-flight messages", issue 2).
+ * in-flight messages").
  * Scenario: max_inflight 4, max_msg_bytes 1 (one entry per append);
  * follower 2 in REPLICATE with 4 appends outstanding and 4 more entries
  * waiting; it answers a heartbeat before any append. Expected: still at

@@ -1,5 +1,5 @@
 /*
- * Snapshots (issue 3, §1): the policy that asks for one (TAKE_SNAPSHOT),
+ * Snapshots: the policy that asks for one (TAKE_SNAPSHOT),
  * compaction on SNAPSHOT_TAKEN, and a lagging follower brought up to date
  * by a snapshot streamed in chunks through SNAPSHOT_READ / SNAPSHOT_CHUNK
  * on the leader and SNAPSHOT_WRITE / SNAPSHOT_INSTALL on the follower.

@@ -1,5 +1,5 @@
 /*
- * Leadership transfer (issue 3, §3; thesis §3.10): proposals stop, the
+ * Leadership transfer (thesis §3.10): proposals stop, the
  * target is caught up, then gets TimeoutNow and campaigns at once,
  * bypassing pre-vote and leader stickiness; a transfer that does not
  * complete within an election timeout aborts and proposals resume.
@@ -221,7 +221,7 @@ START_TEST(caught_up_target_gets_timeout_now_at_once)
 }
 END_TEST
 
-/* Issue 3's required test: a transfer with pre-vote on completes. */
+/* A transfer with pre-vote on completes. */
 START_TEST(transfer_with_prevote_on)
 {
     c3_setup(&C, 5, 4);
