@@ -392,13 +392,32 @@ typedef struct craft_node_options {
     uint64_t inbox_bytes;          /* received bytes not yet stepped;
                                       beyond it craft_node_receive drops;
                                       default 256 MiB */
+    /* Since 1.1. 1: a proposal or a linearizable read made while this
+     * node knows no leader (an election is going on) waits for one,
+     * until its deadline, instead of failing at once with
+     * CRAFT_ENOTLEADER: once this node leads, the call proceeds; once
+     * another node is known to lead, a proposal fails with
+     * CRAFT_ENOTLEADER and that node as the hint, and a read is served
+     * through it; at the deadline the call fails with CRAFT_ETIMEDOUT.
+     * A node that knows the leader and is not it still fails a proposal
+     * at once. 0 (default): fail at once. */
+    uint32_t wait_leader;
+    /* Since 1.1. 1: craft_node_propose and craft_node_propose_wait,
+     * called while max_pending proposals are pending, block the calling
+     * thread until one completes or the call's deadline passes (then
+     * they return CRAFT_ETIMEDOUT and the callback is never invoked)
+     * instead of returning CRAFT_EBUSY at once. Called from one of the
+     * node's own threads (a callback) they still return CRAFT_EBUSY at
+     * once: blocking there could wait for itself. 0 (default): EBUSY at
+     * once. */
+    uint32_t wait_room;
 } craft_node_options;
 
 #define CRAFT_NODE_OPTIONS_INIT                                               \
     { (uint32_t)sizeof(craft_node_options), 10u, 0u, NULL, NULL, NULL, NULL, \
       NULL, NULL, NULL, CRAFT_TRACE_INFO, 5000u, 8192u,                       \
       64u * 1024u * 1024u, 1024u, 64u * 1024u * 1024u, 65536u,                \
-      256u * 1024u * 1024u }
+      256u * 1024u * 1024u, 0u, 0u }
 
 /* Fills *o like CRAFT_NODE_OPTIONS_INIT. CRAFT_EINVAL on NULL. */
 CRAFT_API int craft_node_options_init(craft_node_options *o);
@@ -504,8 +523,12 @@ typedef void (*craft_node_cb)(void *ctx, const craft_result *res);
  * Results are matched to proposals by (index, term): consecutive
  * proposals are batched into one append.
  * Errors of the call (cb not invoked): CRAFT_EINVAL (NULL node, NULL data
- * with len > 0), CRAFT_ETOOBIG, CRAFT_EBUSY (max_pending reached),
- * CRAFT_ESHUTDOWN, CRAFT_EIO (the node failed), CRAFT_ENOMEM.
+ * with len > 0), CRAFT_ETOOBIG, CRAFT_EBUSY (max_pending reached; with
+ * the wait_room option the call waits for room instead, and fails with
+ * CRAFT_ETIMEDOUT when its deadline passes first), CRAFT_ESHUTDOWN,
+ * CRAFT_EIO (the node failed), CRAFT_ENOMEM.
+ * With the wait_leader option, a proposal made while no leader is known
+ * waits for one (see craft_node_options).
  */
 CRAFT_API int craft_node_propose(craft_node *node, const void *data,
                                  size_t len, uint32_t timeout_ms,
@@ -516,7 +539,8 @@ CRAFT_API int craft_node_propose(craft_node *node, const void *data,
  * returns its status (CRAFT_OK or one of the errors above). When out is
  * not NULL and the proposal was accepted, *out receives its result (free
  * it with craft_result_free); otherwise *out is set to NULL.
- * CRAFT_ESTATE from the node's own threads. Returns at the latest shortly
+ * CRAFT_ESTATE from the node's own threads. With the wait_room option it
+ * waits for room (up to the deadline) instead of returning CRAFT_EBUSY. Returns at the latest shortly
  * after the deadline, unless the apply thread is stuck in a callback.
  */
 CRAFT_API int craft_node_propose_wait(craft_node *node, const void *data,
@@ -533,13 +557,45 @@ CRAFT_API int craft_node_propose_wait(craft_node *node, const void *data,
  * CRAFT_ENOTLEADER (no leader known, or the one asked is not: leader
  * hint), CRAFT_ESTEPPEDDOWN, CRAFT_ETIMEDOUT, CRAFT_ESHUTDOWN or CRAFT_EIO
  * (CRAFT_ENOTREADY, a leader that has not committed in its term yet, is
- * retried by the node every tick until the deadline). Errors of the call:
- * CRAFT_EINVAL (NULL node or cb), CRAFT_ESHUTDOWN, CRAFT_EIO,
- * CRAFT_ENOMEM.
+ * retried by the node every tick until the deadline; with the
+ * wait_leader option so is CRAFT_ENOTLEADER without a known leader).
+ * Errors of the call: CRAFT_EINVAL (NULL node or cb), CRAFT_ESHUTDOWN,
+ * CRAFT_EIO, CRAFT_ENOMEM.
  */
 CRAFT_API int craft_node_read_linearizable(craft_node *node,
                                            uint32_t timeout_ms,
                                            craft_node_cb cb, void *ctx);
+
+/*
+ * The function craft_node_read_wait runs: on the apply thread, in FIFO
+ * order with the applies, once this node applied the read index (index).
+ * Inside it the state machine can be read like in a
+ * craft_node_read_linearizable callback. Return CRAFT_OK, or any other
+ * value to have craft_node_read_wait return CRAFT_ECALLBACK (keep the
+ * details in ctx).
+ */
+typedef int (*craft_node_read_fn)(void *ctx, uint64_t index);
+
+/*
+ * A blocking linearizable read: like craft_node_read_linearizable, but
+ * the calling thread waits until fn ran (on the apply thread, after the
+ * ReadIndex round, FIFO with the applies) and gets its status:
+ *  CRAFT_OK         fn ran and returned CRAFT_OK (fn NULL: this node
+ *                   applied the read index; the caller may then read a
+ *                   state machine that has its own lock, and sees every
+ *                   write completed before the call);
+ *  CRAFT_ECALLBACK  fn ran and returned something else;
+ *  the read's errors (fn not run): CRAFT_ENOTLEADER, CRAFT_ESTEPPEDDOWN,
+ *                   CRAFT_ETIMEDOUT, CRAFT_ESHUTDOWN, CRAFT_EIO;
+ *  the call's errors: CRAFT_EINVAL (NULL node), CRAFT_ESTATE (from the
+ *                   node's own threads), CRAFT_ESHUTDOWN, CRAFT_EIO,
+ *                   CRAFT_ENOMEM.
+ * ctx is passed to fn untouched. Any thread but the node's own. Returns
+ * at the latest shortly after the deadline, unless the apply thread is
+ * stuck in a callback. Since 1.1.
+ */
+CRAFT_API int craft_node_read_wait(craft_node *node, uint32_t timeout_ms,
+                                   craft_node_read_fn fn, void *ctx);
 
 /*
  * Membership changes, one server at a time (thesis §4.1), on the leader.

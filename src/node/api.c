@@ -64,6 +64,44 @@ int craft_node_receive(craft_node *n, const void *data, size_t len)
     return CRAFT_OK;
 }
 
+static int try_reserve(struct craft_node *n)
+{
+    if (atomic_fetch_add(&n->pending, 1) < n->opts.max_pending) {
+        return 1;
+    }
+    atomic_fetch_sub(&n->pending, 1);
+    return 0;
+}
+
+/* One of max_pending places for a proposal: CRAFT_EBUSY when none is
+ * free, or (wait_room, not on the node's own threads) a wait for one
+ * until the deadline. */
+static int reserve(struct craft_node *n, int64_t deadline)
+{
+    if (try_reserve(n)) {
+        return CRAFT_OK;
+    }
+    if (!n->opts.wait_room || nd_node_on_own_thread(n)) {
+        return CRAFT_EBUSY;
+    }
+    int rv = CRAFT_OK;
+    pthread_mutex_lock(&n->room_mu);
+    atomic_fetch_add(&n->room_waiters, 1);
+    while (!try_reserve(n)) {
+        rv = refused(n);
+        if (rv == CRAFT_OK && nd_now_ns() >= deadline) {
+            rv = CRAFT_ETIMEDOUT;
+        }
+        if (rv != CRAFT_OK) {
+            break;
+        }
+        nd_cond_wait_until(&n->room_cv, &n->room_mu, deadline);
+    }
+    atomic_fetch_sub(&n->room_waiters, 1);
+    pthread_mutex_unlock(&n->room_mu);
+    return rv;
+}
+
 int craft_node_propose(craft_node *n, const void *data, size_t len,
                        uint32_t timeout_ms, craft_node_cb cb, void *ctx)
 {
@@ -77,13 +115,14 @@ int craft_node_propose(craft_node *n, const void *data, size_t len,
     if (rv != CRAFT_OK) {
         return rv;
     }
-    if (atomic_fetch_add(&n->pending, 1) >= n->opts.max_pending) {
-        atomic_fetch_sub(&n->pending, 1);
-        return CRAFT_EBUSY;
+    int64_t deadline = nd_deadline(n, timeout_ms);
+    rv = reserve(n, deadline);
+    if (rv != CRAFT_OK) {
+        return rv;
     }
     struct call *c = nd_call_new(n, CALL_PROPOSE, len);
     if (c == NULL) {
-        atomic_fetch_sub(&n->pending, 1);
+        nd_call_unpend(n);
         return CRAFT_ENOMEM;
     }
     if (len > 0) {
@@ -91,7 +130,7 @@ int craft_node_propose(craft_node *n, const void *data, size_t len,
     }
     c->cb = cb;
     c->ctx = ctx;
-    c->deadline = nd_deadline(n, timeout_ms);
+    c->deadline = deadline;
     rv = nd_call_submit(n, c);
     if (rv == CRAFT_OK) {
         nd_metric_add(n, CRAFT_METRIC_PROPOSALS, 1);
@@ -166,6 +205,70 @@ int craft_node_propose_wait(craft_node *n, const void *data, size_t len,
         } else {
             craft_result_free(w.res);
         }
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rv;
+}
+
+/* ---- the blocking read ------------------------------------------------ */
+
+struct read_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int status;
+    craft_node_read_fn fn;
+    void *ctx;
+};
+
+/* On the apply thread, FIFO with the applies: fn reads the state. */
+static void read_wait_cb(void *ctx, const craft_result *r)
+{
+    struct read_waiter *w = ctx;
+    int status = r->status;
+    if (status == CRAFT_OK && w->fn != NULL &&
+        w->fn(w->ctx, r->index) != CRAFT_OK) {
+        status = CRAFT_ECALLBACK;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->status = status;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int submit(struct craft_node *n, int kind, uint64_t peer,
+                  uint32_t timeout_ms, craft_node_cb cb, void *ctx);
+
+int craft_node_read_wait(craft_node *n, uint32_t timeout_ms,
+                         craft_node_read_fn fn, void *ctx)
+{
+    struct read_waiter w;
+    if (n == NULL) {
+        return CRAFT_EINVAL;
+    }
+    if (nd_node_on_own_thread(n)) {
+        return CRAFT_ESTATE;
+    }
+    memset(&w, 0, sizeof(w));
+    w.fn = fn;
+    w.ctx = ctx;
+    if (pthread_mutex_init(&w.mu, NULL) != 0) {
+        return CRAFT_ENOMEM;
+    }
+    if (pthread_cond_init(&w.cv, NULL) != 0) {
+        pthread_mutex_destroy(&w.mu);
+        return CRAFT_ENOMEM;
+    }
+    int rv = submit(n, CALL_READ, 0, timeout_ms, read_wait_cb, &w);
+    if (rv == CRAFT_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done) {
+            pthread_cond_wait(&w.cv, &w.mu);
+        }
+        pthread_mutex_unlock(&w.mu);
+        rv = w.status;
     }
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);

@@ -55,7 +55,7 @@ void nd_call_complete(struct craft_node *n, struct call *c)
     int ok = c->res.status == CRAFT_OK;
     switch (c->kind) {
     case CALL_PROPOSE:
-        atomic_fetch_sub(&n->pending, 1);
+        nd_call_unpend(n);
         if (!ok) {
             nd_metric_add(n, CRAFT_METRIC_PROPOSALS_FAILED, 1);
         }
@@ -71,6 +71,25 @@ void nd_call_complete(struct craft_node *n, struct call *c)
         c->cb(c->ctx, &c->res);
     }
     nd_call_free(n, c);
+}
+
+void nd_call_unpend(struct craft_node *n)
+{
+    atomic_fetch_sub(&n->pending, 1);
+    /* A waiter increments room_waiters before it checks pending (both
+     * seq_cst), so either it sees the room or this sees it waiting. */
+    if (atomic_load(&n->room_waiters) > 0) {
+        pthread_mutex_lock(&n->room_mu);
+        pthread_cond_signal(&n->room_cv);
+        pthread_mutex_unlock(&n->room_mu);
+    }
+}
+
+void nd_call_wake_room(struct craft_node *n)
+{
+    pthread_mutex_lock(&n->room_mu);
+    pthread_cond_broadcast(&n->room_cv);
+    pthread_mutex_unlock(&n->room_mu);
 }
 
 void nd_call_enqueue_locked(struct craft_node *n, struct call *c)
@@ -101,7 +120,7 @@ int nd_call_submit(struct craft_node *n, struct call *c)
     pthread_mutex_unlock(&n->in_mu);
     if (rv != CRAFT_OK) {
         if (c->kind == CALL_PROPOSE) {
-            atomic_fetch_sub(&n->pending, 1);
+            nd_call_unpend(n);
         }
         nd_call_free(n, c);
     }

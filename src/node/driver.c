@@ -212,11 +212,20 @@ static void retry_calls(struct craft_node *n)
 
 /* ---- admission (backpressure) ---------------------------------------- */
 
+/* wait_leader: no leader is known, so calls wait for one. */
+static int leaderless(const struct craft_node *n)
+{
+    return n->opts.wait_leader && n->d.role != CRAFT_ROLE_LEADER &&
+           n->d.leader == CRAFT_NONE;
+}
+
+/* Held proposals may be stepped now: to a leader with room, or to a
+ * non-leader that answers them (CRAFT_ENOTLEADER). */
 static int can_admit(const struct craft_node *n)
 {
     const struct driver *d = &n->d;
     if (d->role != CRAFT_ROLE_LEADER) {
-        return 1;
+        return !leaderless(n);
     }
     uint64_t last = craft_engine_last_index(n->e);
     uint64_t commit = craft_engine_commit_index(n->e);
@@ -264,10 +273,10 @@ static void admit(struct craft_node *n)
     struct driver *d = &n->d;
     while (d->held_n > 0 && !atomic_load(&n->failed)) {
         size_t k = d->held_n;
+        if (!can_admit(n)) {
+            return;
+        }
         if (d->role == CRAFT_ROLE_LEADER) {
-            if (!can_admit(n)) {
-                return;
-            }
             uint64_t inflight = craft_engine_last_index(n->e) -
                                 craft_engine_commit_index(n->e);
             uint64_t used = atomic_load(&n->backlog_entries) + inflight;
@@ -462,7 +471,8 @@ void *nd_driver_main(void *arg)
         pthread_mutex_lock(&n->in_mu);
         for (;;) {
             now = nd_now_ns();
-            int want = is_paused(n) || (d->held_n > 0 && !can_admit(n));
+            int want = is_paused(n) || (d->held_n > 0 && !can_admit(n) &&
+                                        !leaderless(n));
             /* Announce the wait before checking again what the apply
              * thread may have freed meanwhile (it checks the flag after
              * freeing): no wake-up is lost. */
@@ -553,10 +563,14 @@ void *nd_driver_main(void *arg)
             expire(n, now);
             next_expire = now + n->tick_ns;
         }
+        if (d->retry_now) {
+            d->retry_now = 0;
+            retry_calls(n);
+        }
         admit(n);
         nd_driver_settle(n);
-        backpressure(n, is_paused(n) ||
-                            (d->held_n > 0 && !can_admit(n)));
+        backpressure(n, is_paused(n) || (d->held_n > 0 && !can_admit(n) &&
+                                         !leaderless(n)));
     }
 }
 

@@ -101,6 +101,7 @@ void nd_exec_role(struct craft_node *n, int role, uint64_t term,
                      "prevote", (uint64_t)(role == CRAFT_ROLE_PRE_CANDIDATE));
     }
     if (leader != CRAFT_NONE && leader != old_leader) {
+        d->retry_now = d->retry != NULL;
         nd_metric_add(n, CRAFT_METRIC_LEADER_CHANGES, 1);
         nd_trace_u64(n, CRAFT_TRACE_LEADER_ELECTED, 2, "term", term, "leader",
                      leader);
@@ -228,7 +229,12 @@ static void on_read_result(struct craft_node *n, craft_actions *a, size_t i)
             c->next = d->parked;
             d->parked = c;
         }
-    } else if (status == CRAFT_ENOTREADY) {
+    } else if (status == CRAFT_ENOTREADY ||
+               (status == CRAFT_ENOTLEADER && n->opts.wait_leader &&
+                c->res.leader == CRAFT_NONE)) {
+        /* A leader that has not committed in its term yet, or (with
+         * wait_leader) no leader known: ask again next tick, or as soon
+         * as a leader is known. */
         c->res.leader = CRAFT_NONE;
         c->next = d->retry;
         d->retry = c;

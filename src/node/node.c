@@ -55,6 +55,7 @@ void nd_node_fail(struct craft_node *n, int code, const char *op, int err)
         nd_trace_emit(n, &ev);
     }
     nd_driver_fail_all(n, code);
+    nd_call_wake_room(n);
 }
 
 int nd_node_on_own_thread(const struct craft_node *n)
@@ -149,8 +150,18 @@ static int init_sync(struct craft_node *n)
     if (pthread_mutex_init(&n->err_mu, NULL) != 0) {
         goto err_restore_cv;
     }
+    if (pthread_mutex_init(&n->room_mu, NULL) != 0) {
+        goto err_err_mu;
+    }
+    if (nd_cond_init_mono(&n->room_cv) != CRAFT_OK) {
+        goto err_room_mu;
+    }
     return CRAFT_OK;
 
+err_room_mu:
+    pthread_mutex_destroy(&n->room_mu);
+err_err_mu:
+    pthread_mutex_destroy(&n->err_mu);
 err_restore_cv:
     pthread_cond_destroy(&n->restore_cv);
 err_ap_cv:
@@ -170,6 +181,8 @@ err_sd:
 
 static void destroy_sync(struct craft_node *n)
 {
+    pthread_cond_destroy(&n->room_cv);
+    pthread_mutex_destroy(&n->room_mu);
     pthread_mutex_destroy(&n->err_mu);
     pthread_cond_destroy(&n->restore_cv);
     pthread_cond_destroy(&n->ap_cv);
@@ -359,6 +372,7 @@ int craft_node_shutdown(craft_node *n)
         n->req_head = n->req_tail = NULL;
     }
     pthread_mutex_unlock(&n->in_mu);
+    nd_call_wake_room(n);
     if (n->started && !n->joined) {
         pthread_join(n->driver_thread, NULL);
         pthread_join(n->apply_thread, NULL);

@@ -229,6 +229,7 @@ struct driver {
     size_t defer_cap;
 
     int64_t next_tick;
+    int retry_now;    /* a leader became known: retry at once */
     int backpressure; /* in a backpressure episode */
     int depth;        /* nesting of nd_driver_step */
 };
@@ -289,6 +290,11 @@ struct craft_node {
     atomic_size_t backlog_entries;
     atomic_size_t backlog_bytes;
     atomic_size_t pending; /* proposals accepted, not completed */
+    /* Callers waiting for pending < max_pending (wait_room). room_mu is
+     * a leaf lock; completions signal room_cv when room_waiters > 0. */
+    pthread_mutex_t room_mu;
+    pthread_cond_t room_cv;
+    atomic_int room_waiters;
 
     struct driver d;
 
@@ -349,6 +355,11 @@ int nd_call_submit(struct craft_node *n, struct call *c);
 /* Appends c to the driver's request queue and wakes the driver; in_mu
  * held. */
 void nd_call_enqueue_locked(struct craft_node *n, struct call *c);
+/* A proposal completed or was refused: one less pending, and a caller
+ * waiting for room (wait_room) may go on. */
+void nd_call_unpend(struct craft_node *n);
+/* Wakes every caller waiting for room (shutdown, failure). */
+void nd_call_wake_room(struct craft_node *n);
 
 /* ---- apply.c ----------------------------------------------------------- */
 void *nd_apply_main(void *arg);

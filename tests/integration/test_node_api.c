@@ -39,6 +39,8 @@ START_TEST(init_macros_match_functions)
     ck_assert_uint_eq(o.apply_queue_entries, 8192);
     ck_assert_uint_eq(o.peer_queue_messages, 1024);
     ck_assert_uint_eq(o.max_pending, 65536);
+    ck_assert_uint_eq(o.wait_leader, 0);
+    ck_assert_uint_eq(o.wait_room, 0);
 }
 END_TEST
 
