@@ -82,7 +82,8 @@ PROG_LIBS := -lpthread -lm
 # ---------------------------------------------------------------------------
 # Sources. Every directory may be empty or missing.
 
-LIB_SRCS   ?= $(wildcard src/util/*.c src/codec/*.c src/engine/*.c src/node/*.c)
+LIB_SRCS   ?= $(wildcard src/util/*.c src/codec/*.c src/engine/*.c src/node/*.c \
+                          src/storage/*.c)
 SIM_SRCS   ?= $(wildcard src/sim/*.c)
 TOOL_SRCS  ?= $(wildcard src/tools/*.c)
 UNIT_SRCS  ?= $(wildcard tests/unit/test_*.c)
@@ -243,10 +244,12 @@ deps:
 #   integration-test the runtime's tests (tests/integration, mk/integration.mk)
 #   ffi-test         the ABI through dlopen + libffi (tests/ffi, mk/ffi.mk)
 #   sim-test         the simulator's tests and seeds (tests/sim, mk/sim.mk)
+#   storage-test     the file storage's tests (tests/storage, mk/storage.mk)
 #   unit             the unit tests (tests/unit)
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
-                abi-broken-test integration-test ffi-test sim-test unit
+                abi-broken-test integration-test ffi-test sim-test \
+                storage-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
@@ -403,7 +406,8 @@ FORCE:
 
 # One fragment per concern, each listed here: a fragment that is not
 # listed is an error rather than a suite that silently does not run.
-MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk
+MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
+                mk/storage.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)

@@ -38,5 +38,6 @@
 #include "craft/common.h"
 #include "craft/engine.h"
 #include "craft/node.h"
+#include "craft/storage.h"
 
 #endif /* CRAFT_H */

@@ -297,7 +297,24 @@ enum craft_field_type {
  *  17 apply.failed        craft.node    WARN   index, error
  *  18 commit.advanced     craft.engine  DEBUG  index
  *
- * Field value types: error is i64, op is str, every other field is u64.
+ * Target "craft.storage": the file storage (craft/storage.h), through the
+ * trace callback of its own options; node_id is the one in its options
+ * (0 when not set).
+ *
+ *  19 storage.opened          INFO   first_index, last_index,
+ *                                    snapshot_index, segments
+ *  20 storage.tail_truncated  WARN   index (first index cut), bytes,
+ *                                    offset, file (str)
+ *  21 storage.corrupt         ERROR  offset, file (str), error
+ *  22 storage.io_failed       ERROR  op (str), file (str), errno (i64)
+ *  23 storage.segment_created DEBUG  index (its first), file (str)
+ *  24 storage.log_truncated   DEBUG  index (entries >= index deleted)
+ *  25 storage.snapshot_saved  INFO   index, term, bytes
+ *  26 storage.compacted       DEBUG  index (the snapshot's), segments
+ *                                    (deleted)
+ *
+ * Field value types: error and errno are i64, op and file are str, every
+ * other field is u64.
  * role is an enum craft_role; leader 0 means none; membership.changed's
  * index is the last log index when the change was seen (the
  * configuration entry is at or before it).
@@ -320,7 +337,15 @@ enum craft_trace_id {
     CRAFT_TRACE_MESSAGE_INVALID = 15,
     CRAFT_TRACE_STORAGE_FAILED = 16,
     CRAFT_TRACE_APPLY_FAILED = 17,
-    CRAFT_TRACE_COMMIT_ADVANCED = 18
+    CRAFT_TRACE_COMMIT_ADVANCED = 18,
+    CRAFT_TRACE_STORAGE_OPENED = 19,
+    CRAFT_TRACE_STORAGE_TAIL_TRUNCATED = 20,
+    CRAFT_TRACE_STORAGE_CORRUPT = 21,
+    CRAFT_TRACE_STORAGE_IO_FAILED = 22,
+    CRAFT_TRACE_STORAGE_SEGMENT_CREATED = 23,
+    CRAFT_TRACE_STORAGE_LOG_TRUNCATED = 24,
+    CRAFT_TRACE_STORAGE_SNAPSHOT_SAVED = 25,
+    CRAFT_TRACE_STORAGE_COMPACTED = 26
 };
 
 /*

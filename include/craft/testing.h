@@ -49,6 +49,18 @@ CRAFT_API int craft_mem_storage_ops(craft_mem_storage *ms,
  */
 CRAFT_API int craft_mem_storage_fail(craft_mem_storage *ms, int code);
 
+/*
+ * Simulates a power loss: the storage forgets every write made since the
+ * last successful sync (appends, truncations and the hard state go back
+ * to what they were then; a snapshot completed by a LAST write counts as
+ * synced, a snapshot still being received is dropped), and every later
+ * write fails with CRAFT_EIO until craft_mem_storage_fail(ms, 0), so a
+ * node still using it fail-stops instead of writing on. Then free the
+ * node, clear the failure and create a new node from the storage: a
+ * restart after the crash. CRAFT_EINVAL on NULL.
+ */
+CRAFT_API int craft_mem_storage_crash(craft_mem_storage *ms);
+
 /* What it holds: last log index, snapshot index (0: none), term, vote and
  * the number of syncs made. 0 on NULL. */
 CRAFT_API uint64_t craft_mem_storage_last_index(craft_mem_storage *ms);

@@ -6,6 +6,11 @@
  * Entries live in a deque (dropping a prefix after a snapshot is cheap);
  * their payloads in reference-counted 1 MiB blocks, so appending does not
  * allocate per entry.
+ *
+ * Crash simulation (craft_mem_storage_crash): the log as of the last sync
+ * is the current entries up to clean_last, followed by the synced
+ * entries a truncation removed since (saved, which keeps their block
+ * references); the hard state as of the last sync is d_term/d_vote.
  */
 #include <pthread.h>
 #include <string.h>
@@ -44,6 +49,12 @@ struct craft_mem_storage {
     size_t cap;
     uint64_t first;
     struct mblock *cur;
+    /* the state as of the last sync, for craft_mem_storage_crash */
+    uint64_t d_term;
+    uint64_t d_vote;
+    uint64_t clean_last;  /* entries <= this are as they were synced */
+    struct ment *saved;   /* synced entries clean_last + 1 .. since cut */
+    size_t nsaved;
     /* the current snapshot */
     uint64_t snap_index;
     uint64_t snap_term;
@@ -67,13 +78,65 @@ static void block_put(craft_mem_storage *ms, struct mblock *b)
     }
 }
 
-/* Drops entries >= index. */
-static void drop_tail(craft_mem_storage *ms, uint64_t index)
+/* Drops entries >= index. Entries that were synced are kept aside
+ * (saved) so that a crash can bring them back. */
+static int drop_tail(craft_mem_storage *ms, uint64_t index)
 {
+    uint64_t last = ms->first + ms->n - 1;
+    if (ms->n == 0 || index > last) {
+        return CRAFT_OK;
+    }
+    if (index < ms->first) {
+        index = ms->first;
+    }
+    if (index <= ms->clean_last) {
+        uint64_t top = ms->clean_last < last ? ms->clean_last : last;
+        size_t k = (size_t)(top - index + 1);
+        struct ment *sv = craft_malloc(&ms->alloc,
+                                       (k + ms->nsaved) * sizeof(*sv));
+        if (sv == NULL) {
+            return CRAFT_ENOMEM;
+        }
+        memcpy(sv, &ms->e[ms->start + (index - ms->first)], k * sizeof(*sv));
+        if (ms->nsaved > 0) {
+            memcpy(sv + k, ms->saved, ms->nsaved * sizeof(*sv));
+        }
+        craft_free(&ms->alloc, ms->saved);
+        ms->saved = sv;
+        ms->nsaved += k;
+        /* entries past top were never synced; the references of
+         * index .. top now belong to saved */
+        for (uint64_t i = last; i > top; i--) {
+            block_put(ms, ms->e[ms->start + (i - ms->first)].blk);
+        }
+        ms->n = (size_t)(index - ms->first);
+        ms->clean_last = index - 1;
+        return CRAFT_OK;
+    }
     while (ms->n > 0 && ms->first + ms->n - 1 >= index) {
         block_put(ms, ms->e[ms->start + ms->n - 1].blk);
         ms->n--;
     }
+    return CRAFT_OK;
+}
+
+static void drop_saved(craft_mem_storage *ms)
+{
+    for (size_t k = 0; k < ms->nsaved; k++) {
+        block_put(ms, ms->saved[k].blk);
+    }
+    craft_free(&ms->alloc, ms->saved);
+    ms->saved = NULL;
+    ms->nsaved = 0;
+}
+
+/* The current state is the synced one. */
+static void mark_synced(craft_mem_storage *ms)
+{
+    drop_saved(ms);
+    ms->clean_last = ms->first + ms->n - 1;
+    ms->d_term = ms->term;
+    ms->d_vote = ms->vote;
 }
 
 /* Drops entries <= index; the log then starts at index + 1 at the
@@ -189,7 +252,10 @@ static int ms_append(void *user, uint64_t index, uint64_t term, uint32_t type,
         rv = CRAFT_EINVAL; /* a gap, or before the snapshot */
         goto out;
     }
-    drop_tail(ms, index);
+    rv = drop_tail(ms, index);
+    if (rv != CRAFT_OK) {
+        goto out;
+    }
     rv = room(ms);
     if (rv != CRAFT_OK) {
         goto out;
@@ -221,7 +287,7 @@ static int ms_truncate(void *user, uint64_t index)
     pthread_mutex_lock(&ms->mu);
     int rv = ms->fail;
     if (rv == CRAFT_OK) {
-        drop_tail(ms, index);
+        rv = drop_tail(ms, index);
     }
     pthread_mutex_unlock(&ms->mu);
     return rv;
@@ -234,6 +300,7 @@ static int ms_sync(void *user)
     int rv = ms->fail;
     if (rv == CRAFT_OK) {
         ms->syncs++;
+        mark_synced(ms);
     }
     pthread_mutex_unlock(&ms->mu);
     return rv;
@@ -269,6 +336,9 @@ static int make_current(craft_mem_storage *ms, uint64_t index, uint64_t term,
     ms->snap_index = index;
     ms->snap_term = term;
     drop_head(ms, index);
+    /* a completed snapshot counts as synced (the node syncs right after
+     * it anyway): so does everything before it */
+    mark_synced(ms);
     return CRAFT_OK;
 }
 
@@ -395,7 +465,9 @@ void craft_mem_storage_free(craft_mem_storage *ms)
     if (ms == NULL) {
         return;
     }
+    ms->clean_last = 0;
     drop_tail(ms, 0);
+    drop_saved(ms);
     craft_free(&ms->alloc, ms->cur);
     craft_free(&ms->alloc, ms->e);
     craft_free(&ms->alloc, ms->snap);
@@ -439,6 +511,50 @@ int craft_mem_storage_fail(craft_mem_storage *ms, int code)
     ms->fail = code;
     pthread_mutex_unlock(&ms->mu);
     return CRAFT_OK;
+}
+
+int craft_mem_storage_crash(craft_mem_storage *ms)
+{
+    if (ms == NULL) {
+        return CRAFT_EINVAL;
+    }
+    pthread_mutex_lock(&ms->mu);
+    /* entries written since the sync go */
+    while (ms->n > 0 && ms->first + ms->n - 1 > ms->clean_last) {
+        block_put(ms, ms->e[ms->start + ms->n - 1].blk);
+        ms->n--;
+    }
+    /* synced entries cut since come back (those a snapshot covers not) */
+    int rv = CRAFT_OK;
+    for (size_t k = 0; k < ms->nsaved; k++) {
+        struct ment *e = &ms->saved[k];
+        uint64_t index = ms->clean_last + 1 + k;
+        if (index <= ms->snap_index) {
+            block_put(ms, e->blk);
+            continue;
+        }
+        if (ms->n == 0) {
+            ms->first = index;
+        }
+        if (rv == CRAFT_OK) {
+            rv = room(ms);
+        }
+        if (rv != CRAFT_OK) {
+            block_put(ms, e->blk); /* no memory: lost, like a bad disk */
+            continue;
+        }
+        ms->e[ms->start + ms->n++] = *e;
+    }
+    craft_free(&ms->alloc, ms->saved);
+    ms->saved = NULL;
+    ms->nsaved = 0;
+    ms->clean_last = ms->first + ms->n - 1;
+    ms->term = ms->d_term;
+    ms->vote = ms->d_vote;
+    ms->in_active = 0;
+    ms->fail = CRAFT_EIO;
+    pthread_mutex_unlock(&ms->mu);
+    return rv;
 }
 
 #define MS_READ(name, expr)                                                   \

@@ -21,6 +21,7 @@
 
 #include "craft.h"
 #include "util/alloc.h"
+#include "util/trace.h"
 
 /* ---- results and calls ------------------------------------------------ */
 
@@ -419,23 +420,8 @@ void nd_send_free(struct craft_node *n);
 int nd_status_fill(struct craft_node *n, craft_status **out);
 
 /* ---- trace.c ----------------------------------------------------------- */
-#define CRAFT_TRACE_MAX_FIELDS 8
-
-struct trace_field {
-    const char *key;
-    int type;
-    uint64_t u64;
-    int64_t i64;
-    const char *str;
-};
-
-struct craft_trace_event {
-    int id;
-    int level;
-    size_t n;
-    struct trace_field f[CRAFT_TRACE_MAX_FIELDS];
-};
-
+/* The event struct and the table of ids live in util/trace.h (the file
+ * storage emits events too). */
 int nd_trace_enabled(const struct craft_node *n, int id);
 /* Emits event id with nf (key, value) u64 fields given as varargs:
  * const char *key, uint64_t value, ... */

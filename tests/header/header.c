@@ -27,10 +27,14 @@ int craft_header_test(void)
     craft_buf b = { NULL, 0 };
     craft_engine *e = NULL;
     craft_actions *acts = NULL;
+    craft_file_storage_options fso = CRAFT_FILE_STORAGE_OPTIONS_INIT;
+    craft_file_storage *fs = NULL;
 
     (void)e;
     (void)acts;
-    return (int)(a.struct_size + o.struct_size + ev.struct_size + b.len) +
+    (void)fs;
+    return (int)(a.struct_size + o.struct_size + ev.struct_size + b.len +
+                 fso.struct_size) +
            CRAFT_OK + CRAFT_ROLE_LEADER + CRAFT_ENTRY_NORMAL +
            CRAFT_EVENT_TICK + (int)CRAFT_NONE;
 }

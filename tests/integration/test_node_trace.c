@@ -47,6 +47,22 @@ static const struct golden golden[] = {
     {16, "storage.failed", "craft.node", CRAFT_TRACE_ERROR, "op:s error:i"},
     {17, "apply.failed", "craft.node", CRAFT_TRACE_WARN, "index:u error:i"},
     {18, "commit.advanced", "craft.engine", CRAFT_TRACE_DEBUG, "index:u"},
+    {19, "storage.opened", "craft.storage", CRAFT_TRACE_INFO,
+     "first_index:u last_index:u snapshot_index:u segments:u"},
+    {20, "storage.tail_truncated", "craft.storage", CRAFT_TRACE_WARN,
+     "index:u bytes:u offset:u file:s"},
+    {21, "storage.corrupt", "craft.storage", CRAFT_TRACE_ERROR,
+     "offset:u file:s error:i"},
+    {22, "storage.io_failed", "craft.storage", CRAFT_TRACE_ERROR,
+     "op:s file:s errno:i"},
+    {23, "storage.segment_created", "craft.storage", CRAFT_TRACE_DEBUG,
+     "index:u file:s"},
+    {24, "storage.log_truncated", "craft.storage", CRAFT_TRACE_DEBUG,
+     "index:u"},
+    {25, "storage.snapshot_saved", "craft.storage", CRAFT_TRACE_INFO,
+     "index:u term:u bytes:u"},
+    {26, "storage.compacted", "craft.storage", CRAFT_TRACE_DEBUG,
+     "index:u segments:u"},
 };
 
 #define NGOLDEN ((int)(sizeof(golden) / sizeof(golden[0])))

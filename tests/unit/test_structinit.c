@@ -56,6 +56,33 @@ START_TEST(engine_options_defaults)
 }
 END_TEST
 
+START_TEST(file_storage_options)
+{
+    CHECK_INIT_EQUAL(craft_file_storage_options,
+                     CRAFT_FILE_STORAGE_OPTIONS_INIT,
+                     craft_file_storage_options_init);
+}
+END_TEST
+
+START_TEST(file_storage_options_defaults)
+{
+    /* The defaults craft/storage.h documents. */
+    craft_file_storage_options o;
+
+    ck_assert_int_eq(craft_file_storage_options_init(&o), CRAFT_OK);
+    ck_assert_uint_eq(o.sync_mode, CRAFT_FILE_SYNC_FDATASYNC);
+    ck_assert_uint_eq(o.segment_bytes, 64u * 1024u * 1024u);
+    ck_assert_int_eq(o.preallocate, 1);
+    ck_assert_uint_eq(o.cluster_id, 0);
+    ck_assert_uint_eq(o.node_id, 0);
+    ck_assert_int_eq(o.trace_level, CRAFT_TRACE_INFO);
+    ck_assert_ptr_null(o.allocator);
+    ck_assert_ptr_null(o.trace);
+    ck_assert_ptr_null(o.errbuf);
+    ck_assert_uint_eq(o.errbuf_size, 0);
+}
+END_TEST
+
 START_TEST(event)
 {
     CHECK_INIT_EQUAL(craft_event, CRAFT_EVENT_INIT, craft_event_init);
@@ -71,6 +98,8 @@ static Suite *structinit_suite(void)
     tcase_add_test(tc, engine_options);
     tcase_add_test(tc, engine_options_defaults);
     tcase_add_test(tc, event);
+    tcase_add_test(tc, file_storage_options);
+    tcase_add_test(tc, file_storage_options_defaults);
     suite_add_tcase(s, tc);
     return s;
 }

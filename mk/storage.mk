@@ -1,0 +1,54 @@
+# mk/storage.mk: the file storage's tests (tests/storage/).
+#
+# Included by the top-level Makefile; uses its variables (BUILD, CC,
+# TEST_CFLAGS, LIB_A, CHECK_LIBS, SAN_FLAGS, ...). The programs link
+# libcraft.a, so they reach the internal I/O hook (src/storage/io.h) and
+# can read what a node loaded.
+#
+#   make storage-test       tests/storage/test_*.c (Check programs): the
+#                           craft_storage_ops conformance suite (memory and
+#                           file storage), file storage specifics, fault
+#                           injection with a crash at every write and
+#                           sync, SIGKILLed processes
+#   make asan-storage       the same under ASan + UBSan (build-asan/)
+#   make bench-storage      tests/bench/bench_storage.c (also in make bench)
+#   make bench-storage-long the long run: >= 10 million entries with
+#                           snapshots and compaction, ops/s per minute
+#
+# Programs go to $(BUILD)/storage/.
+
+STORAGE_TEST_SRCS := $(wildcard tests/storage/test_*.c)
+STORAGE_TESTS     := $(patsubst tests/storage/%.c,$(BUILD)/storage/%,$(STORAGE_TEST_SRCS))
+STORAGE_TEST_CFLAGS = $(TEST_CFLAGS) -Itests/storage
+
+$(BUILD)/storage/test_%.o: tests/storage/test_%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(STORAGE_TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(STORAGE_TESTS): $(BUILD)/storage/%: $(BUILD)/storage/%.o $(LIB_A)
+	@$(if $(Q),echo '  LD      $@')
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
+		$< $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+
+-include $(STORAGE_TESTS:=.d)
+
+.PHONY: storage-test storage-tests asan-storage bench-storage \
+        bench-storage-long
+
+storage-tests: $(STORAGE_TESTS)
+
+# The last line is "storage: N passed, N failed".
+storage-test: $(STORAGE_TESTS)
+	@$(TEST_ENV) sh tests/run-checks.sh -l storage -w '$(TEST_WRAPPER)' \
+		$(STORAGE_TESTS)
+
+# ASan + UBSan as mk/sanitize.mk defines them.
+asan-storage: deps
+	@$(call asan_make,storage-test)
+
+bench-storage: $(BUILD)/bench_storage
+	$(BUILD)/bench_storage
+
+bench-storage-long: $(BUILD)/bench_storage
+	$(BUILD)/bench_storage --long
