@@ -245,11 +245,13 @@ deps:
 #   ffi-test         the ABI through dlopen + libffi (tests/ffi, mk/ffi.mk)
 #   sim-test         the simulator's tests and seeds (tests/sim, mk/sim.mk)
 #   storage-test     the file storage's tests (tests/storage, mk/storage.mk)
+#   python-test      the Python binding, as a wheel in a fresh virtualenv
+#                    (bindings/python/tests, mk/python.mk)
 #   unit             the unit tests (tests/unit)
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
-                storage-test unit
+                storage-test python-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
@@ -407,7 +409,7 @@ FORCE:
 # One fragment per concern, each listed here: a fragment that is not
 # listed is an error rather than a suite that silently does not run.
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
-                mk/storage.mk
+                mk/storage.mk mk/python.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)

@@ -1,0 +1,62 @@
+# mk/python.mk: the Python binding (bindings/python).
+#
+# Included by the top-level Makefile; uses its variables (BUILD, CC, ...).
+#
+#   make python-test   lint the hand-written C glue (-Werror), build a wheel
+#                      with `pip wheel` (SWIG regenerates the wrapper from
+#                      include/), install it into a fresh virtualenv under
+#                      $(BUILD)/python/venv together with pytest, and run
+#                      bindings/python/tests against the installed package
+#   make python-bench  the same install, then bindings/python/bench.py
+#
+# PYTHON (default python3) is the interpreter the virtualenv is made from;
+# pip fetches pytest, setuptools and wheel with its own client.
+
+ifndef CRAFT_PYTHON_MK_INCLUDED
+CRAFT_PYTHON_MK_INCLUDED := 1
+
+# SWIG and the headers of the interpreter (Debian's python3 needs the -dev
+# package; a pyenv or venv interpreter carries its own).
+DEPS_PKGS += swig python3-dev python3-venv
+
+PYTHON      ?= python3
+PY_DIR      := $(BUILD)/python
+PY_VENV     := $(PY_DIR)/venv
+PY_WHEELS   := $(PY_DIR)/wheels
+PY_SRC      := bindings/python
+PYTEST_ARGS ?=
+
+.PHONY: python-test python-install python-lint python-bench
+
+# The glue is ours: it must be as warning-free as the library.
+python-lint:
+	@$(if $(Q),echo '  LINT    $(PY_SRC)/ext/glue.c')
+	$(Q)$(CC) -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -fsyntax-only \
+		-Iinclude -I$(PY_SRC)/ext \
+		$$($(PYTHON) -c 'import sysconfig; print("-I" + sysconfig.get_paths()["include"])') \
+		$(PY_SRC)/ext/glue.c
+
+# A fresh virtualenv every time: the wheel must work in one.
+python-install: python-lint
+	@rm -rf $(PY_VENV) $(PY_WHEELS)
+	@mkdir -p $(PY_DIR)
+	$(Q)$(PYTHON) -m venv $(PY_VENV)
+	$(Q)$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+		pytest setuptools wheel
+	$(Q)CC='$(CC)' CRAFT_PYTHON_BUILD_DIR='$(abspath $(PY_DIR))/setuptools' \
+		$(PY_VENV)/bin/python -m pip wheel -q --no-deps --no-build-isolation \
+		-w $(PY_WHEELS) ./$(PY_SRC)
+	$(Q)$(PY_VENV)/bin/python -m pip install -q --no-deps $(PY_WHEELS)/craft-*.whl
+
+# Run from $(PY_DIR) so that `import craft` finds the installed wheel, not
+# the sources.
+python-test: python-install
+	@cd $(PY_DIR) && CRAFT_PYTHON_INSTALLED=1 CRAFT_SOURCE_ROOT='$(CURDIR)' \
+		$(abspath $(PY_VENV))/bin/python -m pytest -q -p no:cacheprovider \
+		$(PYTEST_ARGS) '$(CURDIR)/$(PY_SRC)/tests'
+
+python-bench: python-install
+	@cd $(PY_DIR) && $(abspath $(PY_VENV))/bin/python \
+		'$(CURDIR)/$(PY_SRC)/bench.py' $(PY_BENCH_ARGS)
+
+endif # CRAFT_PYTHON_MK_INCLUDED
