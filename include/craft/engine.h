@@ -57,6 +57,7 @@ enum craft_entry_type {
 #define CRAFT_MAX_MESSAGE_BYTES (256u * 1024u * 1024u) /* one message */
 #define CRAFT_MAX_PROPOSALS 65536u /* payloads in one PROPOSE event */
 #define CRAFT_MAX_MEMBERS 64u      /* servers in one membership */
+#define CRAFT_MAX_ADDR_BYTES 255u  /* a member's address (opaque bytes) */
 
 /*
  * Engine options. Fill with craft_engine_options_init() or
@@ -157,14 +158,19 @@ CRAFT_API int craft_engine_load_entry(craft_engine *e, uint64_t index,
  *                                are durable
  *  BOOTSTRAP  ids, nids          start a new cluster whose voters are ids
  *                                (must include this server); only on an
- *                                empty engine
+ *                                empty engine. With CRAFT_EVENT_F_ADDR,
+ *                                bufs/nbufs (nbufs == nids) are their
+ *                                addresses, parallel to ids (copied)
  *  READ       id                 a linearizable read (thesis §6.4); answered
  *                                by a READ_RESULT action with the same id
  *  TRANSFER   id, peer           hand leadership to peer (thesis §3.10);
  *                                answered by TRANSFER_RESULT
  *  ADD_PEER   id, peer           add peer as a learner and promote it to
- *                                voter once caught up (thesis §4.2.1)
- *  ADD_LEARNER id, peer          add peer as a learner only
+ *                                voter once caught up (thesis §4.2.1).
+ *                                With CRAFT_EVENT_F_ADDR, data/len is
+ *                                its address (copied)
+ *  ADD_LEARNER id, peer          add peer as a learner only (address as
+ *                                for ADD_PEER)
  *  PROMOTE    id, peer           promote a learner once caught up
  *  REMOVE     id, peer           remove a voter or learner (may be self)
  *             Membership events are answered by PROPOSE_RESULT with the
@@ -183,6 +189,18 @@ CRAFT_API int craft_engine_load_entry(craft_engine *e, uint64_t index,
  *                                CRAFT_EVENT_F_FAILED if it cannot be read
  *                                (the engine restarts with its newest
  *                                snapshot). data is copied.
+ *
+ * Addresses: each member of a configuration carries an address, opaque
+ * bytes of at most CRAFT_MAX_ADDR_BYTES (e.g. "10.0.0.5:7001") that the
+ * engine stores in the configuration entry and the snapshot's membership
+ * and never interprets; a transport reads them to reach the member. An
+ * empty address (NULL/0, the default) means the host knows the way
+ * otherwise. A member keeps its address until it is removed. Addresses
+ * are given with the flag CRAFT_EVENT_F_ADDR (new in 1.1; without it the
+ * fields keep their 1.0 meaning, so an older caller adds members without
+ * an address). An address longer than CRAFT_MAX_ADDR_BYTES is
+ * CRAFT_ETOOBIG; NULL with a non-zero length, or a BOOTSTRAP whose nbufs
+ * is not nids, is CRAFT_EINVAL.
  */
 enum craft_event_type {
     CRAFT_EVENT_TICK = 1,
@@ -202,6 +220,8 @@ enum craft_event_type {
 
 #define CRAFT_EVENT_F_LAST 0x1u   /* SNAPSHOT_CHUNK: the final chunk */
 #define CRAFT_EVENT_F_FAILED 0x2u /* SNAPSHOT_CHUNK: could not read */
+#define CRAFT_EVENT_F_ADDR 0x4u   /* BOOTSTRAP, ADD_PEER, ADD_LEARNER:
+                                     addresses given (1.1) */
 
 typedef struct craft_event {
     uint32_t struct_size; /* sizeof(craft_event) */
@@ -270,6 +290,14 @@ enum craft_member_role_public {
 CRAFT_API size_t craft_engine_member_count(const craft_engine *e);
 CRAFT_API int craft_engine_member(const craft_engine *e, size_t k,
                                   uint64_t *id, int *role);
+/*
+ * The address of member k of the current membership: *addr points to
+ * *len bytes owned by the engine (valid until the next step or load on
+ * it); *len is 0 (and *addr NULL) for a member without one. CRAFT_EINVAL
+ * on NULL arguments or k out of range.
+ */
+CRAFT_API int craft_engine_member_addr(const craft_engine *e, size_t k,
+                                       const void **addr, size_t *len);
 
 /* Replication progress states, as craft_engine_progress() reports them. */
 enum craft_progress_state_public {

@@ -477,6 +477,19 @@ CRAFT_API int craft_node_bootstrap(craft_node *node, const uint64_t *ids,
                                    size_t n);
 
 /*
+ * Like craft_node_bootstrap, and addrs[k] (n entries, parallel to ids) is
+ * the address of server ids[k]: opaque bytes of at most
+ * CRAFT_MAX_ADDR_BYTES (e.g. "10.0.0.5:7001"; length 0: no address),
+ * copied, stored in the first configuration where every server's
+ * transport can read them (craft_node_membership). craft_node_bootstrap
+ * is this call without addresses. Errors as craft_node_bootstrap, and
+ * CRAFT_EINVAL (addrs NULL, an entry with a NULL base and a non-zero
+ * length), CRAFT_ETOOBIG (an entry longer than CRAFT_MAX_ADDR_BYTES).
+ */
+CRAFT_API int craft_node_bootstrap_addr(craft_node *node, const uint64_t *ids,
+                                        const craft_buf *addrs, size_t n);
+
+/*
  * Restores the state machine from the loaded snapshot if any (fsm
  * restore, on the calling thread), then starts the driver and apply
  * threads. CRAFT_EINVAL (NULL), CRAFT_ESTATE (already started),
@@ -656,6 +669,25 @@ CRAFT_API int craft_node_remove_peer(craft_node *node, uint64_t peer,
                                      void *ctx);
 
 /*
+ * add_peer_addr, add_learner_addr: add_peer and add_learner with the new
+ * server's address, stored with it in the membership (addr_len bytes,
+ * copied; opaque to craft, at most CRAFT_MAX_ADDR_BYTES, e.g.
+ * "10.0.0.5:7001" or "[::1]:7001") so that every server's transport can
+ * reach it. add_peer and add_learner add a server without an address. A
+ * member keeps its address until removed. Results as above; extra errors
+ * of the call: CRAFT_ETOOBIG (addr_len > CRAFT_MAX_ADDR_BYTES),
+ * CRAFT_EINVAL (addr NULL with addr_len > 0).
+ */
+CRAFT_API int craft_node_add_peer_addr(craft_node *node, uint64_t peer,
+                                       const void *addr, size_t addr_len,
+                                       uint32_t timeout_ms, craft_node_cb cb,
+                                       void *ctx);
+CRAFT_API int craft_node_add_learner_addr(craft_node *node, uint64_t peer,
+                                          const void *addr, size_t addr_len,
+                                          uint32_t timeout_ms,
+                                          craft_node_cb cb, void *ctx);
+
+/*
  * Hands leadership to voter peer (thesis §3.10). cb gets CRAFT_OK when
  * peer took over (craft_result_leader() == peer), CRAFT_ETIMEDOUT when it
  * did not within an election timeout or the deadline, CRAFT_ENOTLEADER,
@@ -740,6 +772,38 @@ CRAFT_API size_t craft_status_member_count(const craft_status *st);
 CRAFT_API int craft_status_member(const craft_status *st, size_t k,
                                   uint64_t *id, int *role, uint64_t *match,
                                   uint64_t *next, int *progress_state);
+
+/*
+ * The address of member k (see craft_node_add_peer_addr): *addr points
+ * into st (valid until craft_status_free) and *len is its length; a
+ * member without an address gives NULL and 0. CRAFT_EINVAL when st, addr
+ * or len is NULL or k is out of range.
+ */
+CRAFT_API int craft_status_member_addr(const craft_status *st, size_t k,
+                                       const void **addr, size_t *len);
+
+/*
+ * The node's current membership (its latest configuration, thesis §4.1)
+ * without waiting for the driver: the driver publishes a copy whenever
+ * the membership changes (a server added, removed or promoted, another
+ * address) and these read it. Meant for transports that follow the
+ * membership (craft_tcp) and for routing clients. Any thread, also from
+ * the node's own callbacks, before start and after shutdown.
+ *
+ * craft_node_membership_version: a number that grows with every
+ * published change; 0 while the node has no membership (a server waiting
+ * to be added). An atomic read, cheap enough to poll. 0 on NULL.
+ *
+ * craft_node_membership: the published copy as a status (free it with
+ * craft_status_free) whose member accessors are set (count, id, role,
+ * address; progress fields 0); its id, role, term, leader and applied
+ * index are the quick reads above; commit, last and snapshot indexes are
+ * 0. *version (when not NULL) gets the version of this copy.
+ * CRAFT_EINVAL (NULL node or out), CRAFT_ENOMEM.
+ */
+CRAFT_API uint64_t craft_node_membership_version(const craft_node *node);
+CRAFT_API int craft_node_membership(craft_node *node, craft_status **out,
+                                    uint64_t *version);
 
 /* ---- metrics --------------------------------------------------------- */
 

@@ -103,7 +103,7 @@ static int validate(struct craft_engine *e, uint32_t type, uint64_t peer)
 }
 
 void craft_on_change(struct craft_engine *e, uint32_t type, uint64_t id,
-                     uint64_t peer)
+                     uint64_t peer, const void *addr, size_t addr_len)
 {
     int rv = validate(e, type, peer);
     if (rv != CRAFT_OK) {
@@ -123,6 +123,7 @@ void craft_on_change(struct craft_engine *e, uint32_t type, uint64_t id,
     } else {
         c.m[c.n].id = peer;
         c.m[c.n].role = CRAFT_MEMBER_LEARNER;
+        craft_member_set_addr(&c.m[c.n], addr, addr_len);
         c.n++;
     }
     uint64_t index = append_conf(e, &c);

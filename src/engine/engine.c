@@ -245,6 +245,18 @@ int craft_engine_member(const craft_engine *e, size_t k, uint64_t *id,
     return CRAFT_OK;
 }
 
+int craft_engine_member_addr(const craft_engine *e, size_t k,
+                             const void **addr, size_t *len)
+{
+    if (e == NULL || addr == NULL || len == NULL || k >= e->conf.n) {
+        return CRAFT_EINVAL;
+    }
+    const struct craft_member *m = &e->conf.m[k];
+    *addr = m->addr_len > 0 ? m->addr : NULL;
+    *len = m->addr_len;
+    return CRAFT_OK;
+}
+
 int craft_engine_progress(const craft_engine *e, uint64_t peer,
                           uint64_t *match, uint64_t *next, int *state)
 {

@@ -37,6 +37,8 @@ struct craft_engine {
     struct craft_conf conf;
     uint64_t conf_index;
     uint32_t quorum; /* majority of conf's voters, cached */
+    size_t conf_reserve; /* log bytes a step reserves for a configuration
+                            it may append (craft_conf_set) */
     struct craft_conf snap_conf;
     uint64_t snap_conf_index;
     struct craft_progress prs[CRAFT_MAX_MEMBERS]; /* parallel to conf.m */
@@ -237,8 +239,9 @@ void craft_on_timeout_now(struct craft_engine *e, const struct craft_msg *m);
 void craft_transfer_observe_leader(struct craft_engine *e, uint64_t leader);
 
 /* ---- change.c ---- */
+/* addr: the new member's address (ADD_PEER, ADD_LEARNER), opaque. */
 void craft_on_change(struct craft_engine *e, uint32_t type, uint64_t id,
-                     uint64_t peer);
+                     uint64_t peer, const void *addr, size_t addr_len);
 void craft_promo_check(struct craft_engine *e);
 void craft_promo_cancel(struct craft_engine *e, int status);
 void craft_after_commit(struct craft_engine *e);

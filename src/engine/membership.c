@@ -61,6 +61,13 @@ void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
     e->conf = *c;
     e->conf_index = index;
     e->quorum = craft_conf_voters(c) / 2 + 1;
+    /* The largest configuration a step can append: this one with a role
+     * changed, or with one more member carrying the longest address (one
+     * address-length byte more per member once addresses appear). */
+    size_t reserve = craft_conf_encoded_size(c) + 10u + CRAFT_MAX_ADDR_BYTES +
+                     c->n + 1u;
+    e->conf_reserve =
+        reserve < CRAFT_CONF_MAX_BYTES ? reserve : CRAFT_CONF_MAX_BYTES;
 }
 
 /*

@@ -228,13 +228,20 @@ static void dispatch(struct craft_engine *e, const struct craft_msg *m)
     }
 }
 
+/* Log bytes for a configuration the step may append; an engine without
+ * one yet (never set) may still be handed a bootstrap's. */
+static size_t craft_conf_reserve(const struct craft_engine *e)
+{
+    return e->conf_reserve > 0 ? e->conf_reserve : CRAFT_CONF_MAX_BYTES;
+}
+
 static int prologue(struct craft_engine *e, struct craft_actions *out,
                     size_t entries, size_t bytes)
 {
     /* +1 entry: a new leader's no-op, or a configuration the step may
      * append (a promotion). */
     int rv = craft_log_reserve(&e->alloc, &e->log, entries + 1,
-                               bytes + CRAFT_CONF_MAX_BYTES);
+                               bytes + craft_conf_reserve(e));
     if (rv != CRAFT_OK) {
         return rv;
     }
@@ -288,14 +295,28 @@ int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
     return CRAFT_OK;
 }
 
-static int bootstrap(struct craft_engine *e, const craft_event *ev,
-                     struct craft_conf *c)
+/* An address given with CRAFT_EVENT_F_ADDR: at most CRAFT_MAX_ADDR_BYTES,
+ * and bytes behind a non-zero length. */
+static int check_addr(const void *addr, size_t len)
 {
+    if (len > CRAFT_MAX_ADDR_BYTES) {
+        return CRAFT_ETOOBIG;
+    }
+    return addr == NULL && len > 0 ? CRAFT_EINVAL : CRAFT_OK;
+}
+
+static int bootstrap_conf(struct craft_engine *e, const craft_event *ev,
+                          struct craft_conf *c)
+{
+    int addrs = (ev->flags & CRAFT_EVENT_F_ADDR) != 0;
     if (ev->ids == NULL || ev->nids == 0) {
         return CRAFT_EINVAL;
     }
     if (ev->nids > CRAFT_MAX_MEMBERS) {
         return CRAFT_ETOOBIG;
+    }
+    if (addrs && (ev->bufs == NULL || ev->nbufs != ev->nids)) {
+        return CRAFT_EINVAL;
     }
     if (e->term != 0 || craft_log_last(&e->log) != 0 || e->conf.n != 0) {
         return CRAFT_ESTATE;
@@ -305,8 +326,17 @@ static int bootstrap(struct craft_engine *e, const craft_event *ev,
         if (ev->ids[k] == CRAFT_NONE || craft_conf_find(c, ev->ids[k]) >= 0) {
             return CRAFT_EINVAL;
         }
-        c->m[c->n].id = ev->ids[k];
-        c->m[c->n].role = CRAFT_MEMBER_VOTER;
+        struct craft_member *m = &c->m[c->n];
+        m->id = ev->ids[k];
+        m->role = CRAFT_MEMBER_VOTER;
+        m->addr_len = 0;
+        if (addrs) {
+            int rv = check_addr(ev->bufs[k].base, ev->bufs[k].len);
+            if (rv != CRAFT_OK) {
+                return rv;
+            }
+            craft_member_set_addr(m, ev->bufs[k].base, ev->bufs[k].len);
+        }
         c->n++;
     }
     if (craft_conf_find(c, e->id) < 0) {
@@ -315,13 +345,38 @@ static int bootstrap(struct craft_engine *e, const craft_event *ev,
     return CRAFT_OK;
 }
 
+/* BOOTSTRAP, kept out of craft_engine_step so that the hot path's frame
+ * does not carry a whole membership with its addresses. */
+static int step_bootstrap(struct craft_engine *e, const craft_event *ev,
+                          struct craft_actions *out)
+{
+    struct craft_conf conf;
+    uint8_t confbuf[CRAFT_CONF_MAX_BYTES];
+    int rv = bootstrap_conf(e, ev, &conf);
+    size_t bytes = 0;
+    if (rv == CRAFT_OK) {
+        bytes = craft_conf_encode(&conf, confbuf);
+        rv = prologue(e, out, 1, bytes);
+    }
+    if (rv != CRAFT_OK) {
+        craft_actions_clear(out);
+        return rv;
+    }
+    /* The first configuration is entry 1 of term 1 on every founding
+     * server, so their logs agree from the start. */
+    e->term = 1;
+    craft_mark_hard_state(e);
+    craft_append_entry(e, 1, CRAFT_ENTRY_CONFIG, confbuf, (uint32_t)bytes);
+    craft_reset_election_timeout(e);
+    epilogue(e);
+    return CRAFT_OK;
+}
+
 int craft_engine_step(craft_engine *e, const craft_event *in,
                       craft_actions *out)
 {
     craft_event evbuf;
     struct craft_msg m;
-    struct craft_conf conf;
-    uint8_t confbuf[16 + CRAFT_MAX_MEMBERS * 16];
     size_t bytes = 0;
     int rv;
 
@@ -348,9 +403,16 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
     case CRAFT_EVENT_READ:
         rv = prologue(e, out, 0, 0);
         break;
-    case CRAFT_EVENT_TRANSFER:
     case CRAFT_EVENT_ADD_PEER:
     case CRAFT_EVENT_ADD_LEARNER:
+        if (evp->flags & CRAFT_EVENT_F_ADDR) {
+            rv = check_addr(evp->data, evp->len);
+            if (rv != CRAFT_OK) {
+                break;
+            }
+        }
+        /* fall through */
+    case CRAFT_EVENT_TRANSFER:
     case CRAFT_EVENT_PROMOTE:
     case CRAFT_EVENT_REMOVE:
         rv = evp->peer == CRAFT_NONE ? CRAFT_EINVAL : prologue(e, out, 0, 0);
@@ -388,12 +450,7 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         }
         break;
     case CRAFT_EVENT_BOOTSTRAP:
-        rv = bootstrap(e, evp, &conf);
-        if (rv == CRAFT_OK) {
-            bytes = craft_conf_encode(&conf, confbuf);
-            rv = prologue(e, out, 1, bytes);
-        }
-        break;
+        return step_bootstrap(e, evp, out);
     default:
         rv = CRAFT_EINVAL;
         break;
@@ -421,9 +478,16 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         break;
     case CRAFT_EVENT_ADD_PEER:
     case CRAFT_EVENT_ADD_LEARNER:
+        if (evp->flags & CRAFT_EVENT_F_ADDR) {
+            craft_on_change(e, evp->type, evp->id, evp->peer, evp->data,
+                            evp->len);
+        } else {
+            craft_on_change(e, evp->type, evp->id, evp->peer, NULL, 0);
+        }
+        break;
     case CRAFT_EVENT_PROMOTE:
     case CRAFT_EVENT_REMOVE:
-        craft_on_change(e, evp->type, evp->id, evp->peer);
+        craft_on_change(e, evp->type, evp->id, evp->peer, NULL, 0);
         break;
     case CRAFT_EVENT_SNAPSHOT_TAKEN:
         rv = craft_on_snapshot_taken(e, evp->index, evp->term);
@@ -435,15 +499,6 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         break;
     case CRAFT_EVENT_SNAPSHOT_CHUNK:
         craft_on_snapshot_chunk(e, evp);
-        break;
-    case CRAFT_EVENT_BOOTSTRAP:
-        /* The first configuration is entry 1 of term 1 on every founding
-         * server, so their logs agree from the start. */
-        e->term = 1;
-        craft_mark_hard_state(e);
-        craft_append_entry(e, 1, CRAFT_ENTRY_CONFIG, confbuf,
-                           (uint32_t)bytes);
-        craft_reset_election_timeout(e);
         break;
     default:
         break;

@@ -320,6 +320,52 @@ PEER_CALL(craft_node_promote_learner, CALL_PROMOTE)
 PEER_CALL(craft_node_remove_peer, CALL_REMOVE)
 PEER_CALL(craft_node_transfer_leadership, CALL_TRANSFER)
 
+static int add_with_addr(struct craft_node *n, int kind, uint64_t peer,
+                         const void *addr, size_t addr_len,
+                         uint32_t timeout_ms, craft_node_cb cb, void *ctx)
+{
+    if (n == NULL || peer == CRAFT_NONE || (addr == NULL && addr_len > 0)) {
+        return CRAFT_EINVAL;
+    }
+    if (addr_len > CRAFT_MAX_ADDR_BYTES) {
+        return CRAFT_ETOOBIG;
+    }
+    int rv = refused(n);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
+    /* The address rides in the call's payload (c->data, c->len). */
+    struct call *c = nd_call_new(n, kind, addr_len);
+    if (c == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    if (addr_len > 0) {
+        memcpy(c->data, addr, addr_len);
+    }
+    c->peer = peer;
+    c->cb = cb;
+    c->ctx = ctx;
+    c->deadline = nd_deadline(n, timeout_ms);
+    return nd_call_submit(n, c);
+}
+
+int craft_node_add_peer_addr(craft_node *n, uint64_t peer, const void *addr,
+                             size_t addr_len, uint32_t timeout_ms,
+                             craft_node_cb cb, void *ctx)
+{
+    return add_with_addr(n, CALL_ADD_PEER, peer, addr, addr_len, timeout_ms,
+                         cb, ctx);
+}
+
+int craft_node_add_learner_addr(craft_node *n, uint64_t peer,
+                                const void *addr, size_t addr_len,
+                                uint32_t timeout_ms, craft_node_cb cb,
+                                void *ctx)
+{
+    return add_with_addr(n, CALL_ADD_LEARNER, peer, addr, addr_len,
+                         timeout_ms, cb, ctx);
+}
+
 int craft_node_trigger_snapshot(craft_node *n, uint32_t timeout_ms,
                                 craft_node_cb cb, void *ctx)
 {

@@ -133,6 +133,12 @@ static void step_request(struct craft_node *n, struct call *c, int type)
     ev.type = (uint32_t)type;
     ev.id = c->id;
     ev.peer = c->peer;
+    if (c->kind == CALL_ADD_PEER || c->kind == CALL_ADD_LEARNER) {
+        /* The new member's address, empty for add_peer/add_learner. */
+        ev.flags = CRAFT_EVENT_F_ADDR;
+        ev.data = c->len > 0 ? c->data : NULL;
+        ev.len = c->len;
+    }
     int rv = nd_driver_step(n, &ev);
     if (rv != CRAFT_OK) {
         /* The engine is unchanged: the call is still ours. */

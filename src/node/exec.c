@@ -143,6 +143,52 @@ void nd_exec_check_conf(struct craft_node *n, uint64_t index)
         nd_trace_u64(n, CRAFT_TRACE_MEMBERSHIP_CHANGED, 3, "voters", voters,
                      "learners", learners, "index", index);
     }
+    nd_exec_publish_conf(n);
+}
+
+/* Whether member k of the engine's membership equals m. */
+static int member_same(const craft_engine *e, size_t k,
+                       const struct nd_member *m)
+{
+    uint64_t id = 0;
+    int role = 0;
+    const void *addr = NULL;
+    size_t len = 0;
+    craft_engine_member(e, k, &id, &role);
+    craft_engine_member_addr(e, k, &addr, &len);
+    return id == m->id && role == m->role && len == m->addr_len &&
+           (len == 0 || memcmp(addr, m->addr, len) == 0);
+}
+
+void nd_exec_publish_conf(struct craft_node *n)
+{
+    size_t cnt = craft_engine_member_count(n->e);
+    if (cnt > CRAFT_MAX_MEMBERS) {
+        cnt = CRAFT_MAX_MEMBERS;
+    }
+    /* Only this thread writes the copy, so it may read it unlocked. */
+    int same = cnt == n->pub_n;
+    for (size_t k = 0; same && k < cnt; k++) {
+        same = member_same(n->e, k, &n->pub[k]);
+    }
+    if (same) {
+        return;
+    }
+    pthread_mutex_lock(&n->pub_mu);
+    for (size_t k = 0; k < cnt; k++) {
+        struct nd_member *m = &n->pub[k];
+        const void *addr = NULL;
+        size_t len = 0;
+        craft_engine_member(n->e, k, &m->id, &m->role);
+        craft_engine_member_addr(n->e, k, &addr, &len);
+        m->addr_len = (uint32_t)len;
+        if (len > 0) {
+            memcpy(m->addr, addr, len);
+        }
+    }
+    n->pub_n = cnt;
+    atomic_fetch_add(&n->pub_version, 1);
+    pthread_mutex_unlock(&n->pub_mu);
 }
 
 /* ---- results ------------------------------------------------------- */

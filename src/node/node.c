@@ -156,8 +156,13 @@ static int init_sync(struct craft_node *n)
     if (nd_cond_init_mono(&n->room_cv) != CRAFT_OK) {
         goto err_room_mu;
     }
+    if (pthread_mutex_init(&n->pub_mu, NULL) != 0) {
+        goto err_room_cv;
+    }
     return CRAFT_OK;
 
+err_room_cv:
+    pthread_cond_destroy(&n->room_cv);
 err_room_mu:
     pthread_mutex_destroy(&n->room_mu);
 err_err_mu:
@@ -181,6 +186,7 @@ err_sd:
 
 static void destroy_sync(struct craft_node *n)
 {
+    pthread_mutex_destroy(&n->pub_mu);
     pthread_cond_destroy(&n->room_cv);
     pthread_mutex_destroy(&n->room_mu);
     pthread_mutex_destroy(&n->err_mu);
@@ -210,6 +216,7 @@ static void init_state(struct craft_node *n)
     for (size_t k = 0; k < d->conf_n && k < CRAFT_MAX_MEMBERS; k++) {
         craft_engine_member(n->e, k, &d->conf_ids[k], &d->conf_roles[k]);
     }
+    nd_exec_publish_conf(n);
 }
 
 int craft_node_create(const craft_node_options *opts, craft_node **out)
@@ -281,7 +288,8 @@ err_free:
     return rv;
 }
 
-int craft_node_bootstrap(craft_node *n, const uint64_t *ids, size_t count)
+static int bootstrap(craft_node *n, const uint64_t *ids,
+                     const craft_buf *addrs, size_t count)
 {
     if (n == NULL || ids == NULL || count == 0) {
         return CRAFT_EINVAL;
@@ -303,6 +311,11 @@ int craft_node_bootstrap(craft_node *n, const uint64_t *ids, size_t count)
         ev.type = CRAFT_EVENT_BOOTSTRAP;
         ev.ids = ids;
         ev.nids = count;
+        if (addrs != NULL) {
+            ev.flags = CRAFT_EVENT_F_ADDR;
+            ev.bufs = addrs;
+            ev.nbufs = count;
+        }
         rv = nd_driver_step(n, &ev);
         if (rv == CRAFT_OK) {
             nd_driver_settle(n);
@@ -314,6 +327,20 @@ int craft_node_bootstrap(craft_node *n, const uint64_t *ids, size_t count)
     }
     pthread_mutex_unlock(&n->sd_mu);
     return rv;
+}
+
+int craft_node_bootstrap(craft_node *n, const uint64_t *ids, size_t count)
+{
+    return bootstrap(n, ids, NULL, count);
+}
+
+int craft_node_bootstrap_addr(craft_node *n, const uint64_t *ids,
+                              const craft_buf *addrs, size_t count)
+{
+    if (addrs == NULL) {
+        return CRAFT_EINVAL;
+    }
+    return bootstrap(n, ids, addrs, count);
 }
 
 int craft_node_start(craft_node *n)

@@ -10,7 +10,8 @@
  *  - the inbox (in_mu) is how every other thread reaches the driver;
  *  - the apply queue (ap_mu) is how the driver reaches the apply thread;
  *  - metrics and the quick state are atomics any thread reads.
- * Lock order: in_mu and ap_mu are never held together; err_mu is a leaf.
+ * Lock order: in_mu and ap_mu are never held together; err_mu and pub_mu
+ * are leaves.
  */
 #ifndef CRAFT_NODE_NODE_H
 #define CRAFT_NODE_NODE_H
@@ -235,6 +236,14 @@ struct driver {
     int depth;        /* nesting of nd_driver_step */
 };
 
+/* A member of the published membership (craft_node_membership). */
+struct nd_member {
+    uint64_t id;
+    int role;
+    uint32_t addr_len;
+    unsigned char addr[CRAFT_MAX_ADDR_BYTES];
+};
+
 /* ---- the node ---------------------------------------------------------- */
 
 #define NODE_METRICS 28 /* ids 1..27 */
@@ -309,6 +318,14 @@ struct craft_node {
 
     pthread_mutex_t err_mu;
     char errmsg[256];
+
+    /* The membership as last published (nd_exec_publish_conf): written by
+     * the driver (or the life-cycle caller while no driver runs) under
+     * pub_mu, a leaf lock; read by craft_node_membership. */
+    pthread_mutex_t pub_mu;
+    _Atomic uint64_t pub_version;
+    size_t pub_n;
+    struct nd_member pub[CRAFT_MAX_MEMBERS];
 };
 
 /* ---- clock.c ---------------------------------------------------------- */
@@ -388,6 +405,9 @@ void nd_exec_role(struct craft_node *n, int role, uint64_t term,
                      uint64_t leader);
 void nd_exec_note_term(struct craft_node *n, uint64_t term);
 void nd_exec_check_conf(struct craft_node *n, uint64_t index);
+/* Publishes the engine's membership for craft_node_membership when it
+ * differs from the published one. */
+void nd_exec_publish_conf(struct craft_node *n);
 /* Handles a snapshot the apply thread took. */
 void nd_exec_snapshot_taken(struct craft_node *n, struct ap_take *t);
 /* Queues an AP_TAKE at the last handed-out index. */

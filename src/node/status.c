@@ -11,6 +11,8 @@ struct member {
     int state;
     uint64_t match;
     uint64_t next;
+    uint32_t addr_len;
+    unsigned char addr[CRAFT_MAX_ADDR_BYTES];
 };
 
 struct craft_status {
@@ -51,6 +53,13 @@ int nd_status_fill(struct craft_node *n, craft_status **out)
         struct member *m = &st->m[k];
         memset(m, 0, sizeof(*m));
         craft_engine_member(e, k, &m->id, &m->role);
+        const void *addr = NULL;
+        size_t len = 0;
+        craft_engine_member_addr(e, k, &addr, &len);
+        m->addr_len = (uint32_t)len;
+        if (len > 0) {
+            memcpy(m->addr, addr, len);
+        }
         if (st->role == CRAFT_ROLE_LEADER) {
             craft_engine_progress(e, m->id, &m->match, &m->next, &m->state);
         }
@@ -107,6 +116,79 @@ int craft_status_member(const craft_status *st, size_t k,
         *progress_state = m->state;
     }
     return CRAFT_OK;
+}
+
+int craft_status_member_addr(const craft_status *st, size_t k,
+                             const void **addr, size_t *len)
+{
+    if (st == NULL || addr == NULL || len == NULL || k >= st->n) {
+        return CRAFT_EINVAL;
+    }
+    const struct member *m = &st->m[k];
+    *addr = m->addr_len > 0 ? m->addr : NULL;
+    *len = m->addr_len;
+    return CRAFT_OK;
+}
+
+/* ---- the published membership ------------------------------------------ */
+
+uint64_t craft_node_membership_version(const craft_node *n)
+{
+    if (n == NULL) {
+        return 0;
+    }
+    return atomic_load(&((struct craft_node *)(uintptr_t)n)->pub_version);
+}
+
+int craft_node_membership(craft_node *n, craft_status **out,
+                          uint64_t *version)
+{
+    if (n == NULL || out == NULL) {
+        return CRAFT_EINVAL;
+    }
+    /* Allocated outside the lock for the members seen now; retried in the
+     * rare case the membership grew meanwhile. */
+    size_t cap;
+    pthread_mutex_lock(&n->pub_mu);
+    cap = n->pub_n;
+    pthread_mutex_unlock(&n->pub_mu);
+    for (;;) {
+        struct craft_status *st =
+            craft_malloc(&n->alloc, sizeof(*st) + cap * sizeof(st->m[0]));
+        if (st == NULL) {
+            return CRAFT_ENOMEM;
+        }
+        memset(st, 0, sizeof(*st));
+        pthread_mutex_lock(&n->pub_mu);
+        if (n->pub_n > cap) { /* it grew meanwhile: again, larger */
+            cap = n->pub_n;
+            pthread_mutex_unlock(&n->pub_mu);
+            craft_free(&n->alloc, st);
+            continue;
+        }
+        st->n = n->pub_n;
+        for (size_t k = 0; k < st->n; k++) {
+            struct member *m = &st->m[k];
+            const struct nd_member *p = &n->pub[k];
+            memset(m, 0, sizeof(*m));
+            m->id = p->id;
+            m->role = p->role;
+            m->addr_len = p->addr_len;
+            memcpy(m->addr, p->addr, p->addr_len);
+        }
+        if (version != NULL) {
+            *version = atomic_load(&n->pub_version);
+        }
+        pthread_mutex_unlock(&n->pub_mu);
+        st->alloc = n->alloc;
+        st->id = n->id;
+        st->role = atomic_load(&n->q_role);
+        st->term = atomic_load(&n->q_term);
+        st->leader = atomic_load(&n->q_leader);
+        st->applied = atomic_load(&n->q_applied);
+        *out = st;
+        return CRAFT_OK;
+    }
 }
 
 /* ---- results --------------------------------------------------------- */

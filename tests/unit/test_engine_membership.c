@@ -860,7 +860,7 @@ START_TEST(restart_load_errors)
     o.id = 1;
     ck_assert_int_eq(craft_engine_create(&o, &e), 0);
     ck_assert_int_eq(craft_actions_create(NULL, &a), 0);
-    struct craft_conf cf = {1, {{1, CRAFT_MEMBER_VOTER}}};
+    struct craft_conf cf = {1, {{1, CRAFT_MEMBER_VOTER, 0, {0}}}};
     uint8_t conf[CRAFT_CONF_MAX_BYTES];
     size_t clen = craft_conf_encode(&cf, conf);
     ck_assert_int_eq(craft_engine_load_hard_state(e, 3, 1), 0);
