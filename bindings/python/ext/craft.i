@@ -223,6 +223,13 @@ CRAFT_BYTES_IN(conf, conf_len)
 %nothread cpy_transport_free;
 %nothread cpy_bench_drive;
 %nothread cpy_live_calls;
+%nothread cpy_counter_create;
+%nothread cpy_counter_value;
+%nothread cpy_counter_free;
+%nothread cpy_trace_sink_create;
+%nothread cpy_trace_sink_free;
+%nothread cpy_file_storage_open;
+%nothread cpy_ptr_file_storage;
 %nothread cpy_ptr_writer;
 %nothread cpy_ptr_reader;
 %nothread cpy_ptr_loader;
@@ -284,5 +291,10 @@ PyObject *cpy_ptr_reader(craft_snapshot_reader *r)
 PyObject *cpy_ptr_loader(craft_loader *l)
 {
     return SWIG_NewPointerObj(SWIG_as_voidptr(l), SWIGTYPE_p_craft_loader, 0);
+}
+PyObject *cpy_ptr_file_storage(craft_file_storage *fs)
+{
+    return SWIG_NewPointerObj(SWIG_as_voidptr(fs),
+                              SWIGTYPE_p_craft_file_storage, 0);
 }
 %}

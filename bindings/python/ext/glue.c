@@ -235,9 +235,10 @@ static int cpy_fsm_restore(void *user, uint64_t index, uint64_t term,
     return rc;
 }
 
-static void cpy_trace(void *user, const craft_trace_event *ev)
+/* Hands one trace event to trace(node_id, level, target, name, fields). */
+static void cpy_trace_emit(PyObject *trace, PyObject *report, uint64_t id,
+                           const craft_trace_event *ev)
 {
-    cpy_node *n = user;
     PyObject *fields = NULL, *r = NULL;
     size_t k, count;
     PyGILState_STATE g;
@@ -277,7 +278,7 @@ static void cpy_trace(void *user, const craft_trace_event *ev)
         Py_DECREF(v);
     }
     r = PyObject_CallFunction(
-        n->trace, "KissO", (unsigned long long)n->id,
+        trace, "KissO", (unsigned long long)id,
         craft_trace_event_level(ev),
         craft_trace_event_target(ev) ? craft_trace_event_target(ev) : "craft",
         craft_trace_event_name(ev) ? craft_trace_event_name(ev) : "?",
@@ -290,9 +291,15 @@ static void cpy_trace(void *user, const craft_trace_event *ev)
     PyGILState_Release(g);
     return;
 fail:
-    (void)cpy_report(n->report, "trace", n->id);
+    (void)cpy_report(report, "trace", id);
     Py_XDECREF(fields);
     PyGILState_Release(g);
+}
+
+static void cpy_trace(void *user, const craft_trace_event *ev)
+{
+    cpy_node *n = user;
+    cpy_trace_emit(n->trace, n->report, n->id, ev);
 }
 
 static void cpy_node_clear(cpy_node *n)
@@ -314,8 +321,100 @@ static void cpy_node_destroy_struct(cpy_node *n)
     free(n);
 }
 
+/* ---- a state machine in C ----------------------------------------- */
+
+struct cpy_counter {
+    atomic_ullong value;
+    unsigned char result[8];
+};
+
+int cpy_counter_create(cpy_counter **out)
+{
+    cpy_counter *c;
+    if (out == NULL) {
+        return CRAFT_EINVAL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    atomic_init(&c->value, 0);
+    *out = c;
+    return CRAFT_OK;
+}
+
+uint64_t cpy_counter_value(cpy_counter *c)
+{
+    return c ? atomic_load(&c->value) : 0;
+}
+
+void cpy_counter_free(cpy_counter *c)
+{
+    free(c);
+}
+
+static void cpy_le64(unsigned char *p, uint64_t v)
+{
+    for (int k = 0; k < 8; k++) {
+        p[k] = (unsigned char)(v >> (8 * k));
+    }
+}
+
+static int cpy_counter_apply(void *user, uint64_t index, uint64_t term,
+                             const void *data, size_t len,
+                             const void **result, size_t *result_len)
+{
+    cpy_counter *c = user;
+    uint64_t v = atomic_fetch_add(&c->value, 1) + 1;
+    (void)index;
+    (void)term;
+    (void)data;
+    (void)len;
+    cpy_le64(c->result, v);
+    *result = c->result;
+    *result_len = sizeof(c->result);
+    return CRAFT_OK;
+}
+
+static int cpy_counter_snapshot(void *user, uint64_t index, uint64_t term,
+                                craft_snapshot_writer *w)
+{
+    cpy_counter *c = user;
+    unsigned char b[8];
+    (void)index;
+    (void)term;
+    cpy_le64(b, atomic_load(&c->value));
+    return craft_snapshot_writer_write(w, b, sizeof(b));
+}
+
+static int cpy_counter_restore(void *user, uint64_t index, uint64_t term,
+                               craft_snapshot_reader *r)
+{
+    cpy_counter *c = user;
+    unsigned char b[8];
+    size_t got = 0, n = 0;
+    uint64_t v = 0;
+    (void)index;
+    (void)term;
+    while (got < sizeof(b)) {
+        int rc = craft_snapshot_reader_read(r, b + got, sizeof(b) - got, &n);
+        if (rc != CRAFT_OK) {
+            return rc;
+        }
+        if (n == 0) {
+            return CRAFT_EMALFORMED;
+        }
+        got += n;
+    }
+    for (int k = 7; k >= 0; k--) {
+        v = (v << 8) | b[k];
+    }
+    atomic_store(&c->value, v);
+    return CRAFT_OK;
+}
+
 int cpy_node_create(craft_node_options *opts, PyObject *hooks,
-                    cpy_node **out)
+                    cpy_counter *native, cpy_node **out)
 {
     craft_fsm_ops fsm;
     cpy_node *n;
@@ -349,19 +448,27 @@ int cpy_node_create(craft_node_options *opts, PyObject *hooks,
         PyErr_Clear();
         n->target = Py_NewRef(Py_None);
     }
-    if (n->apply == NULL || !PyCallable_Check(n->apply) ||
+    if ((native == NULL &&
+         (n->apply == NULL || !PyCallable_Check(n->apply))) ||
         n->report == NULL) {
         cpy_node_destroy_struct(n);
         return CRAFT_EINVAL;
     }
     craft_fsm_ops_init(&fsm);
-    fsm.user = n;
-    fsm.apply = cpy_fsm_apply;
-    if (n->snapshot != NULL && n->restore != NULL) {
-        fsm.snapshot = cpy_fsm_snapshot;
-    }
-    if (n->restore != NULL) {
-        fsm.restore = cpy_fsm_restore;
+    if (native != NULL) {
+        fsm.user = native;
+        fsm.apply = cpy_counter_apply;
+        fsm.snapshot = cpy_counter_snapshot;
+        fsm.restore = cpy_counter_restore;
+    } else {
+        fsm.user = n;
+        fsm.apply = cpy_fsm_apply;
+        if (n->snapshot != NULL && n->restore != NULL) {
+            fsm.snapshot = cpy_fsm_snapshot;
+        }
+        if (n->restore != NULL) {
+            fsm.restore = cpy_fsm_restore;
+        }
     }
     opts->fsm = &fsm;
     if (n->trace != NULL) {
@@ -1272,6 +1379,84 @@ void cpy_transport_free(cpy_transport *t)
     Py_CLEAR(t->send);
     Py_CLEAR(t->report);
     free(t);
+}
+
+/* ---- the file storage ------------------------------------------------- */
+
+struct cpy_trace_sink {
+    PyObject *trace, *report;
+    uint64_t id;
+};
+
+static void cpy_sink_trace(void *user, const craft_trace_event *ev)
+{
+    struct cpy_trace_sink *t = user;
+    cpy_trace_emit(t->trace, t->report, t->id, ev);
+}
+
+int cpy_trace_sink_create(PyObject *trace, PyObject *report, uint64_t id,
+                          cpy_trace_sink **out)
+{
+    struct cpy_trace_sink *t;
+    if (trace == NULL || report == NULL || out == NULL) {
+        return CRAFT_EINVAL;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return CRAFT_ENOMEM;
+    }
+    t->trace = Py_NewRef(trace);
+    t->report = Py_NewRef(report);
+    t->id = id;
+    *out = t;
+    return CRAFT_OK;
+}
+
+void cpy_trace_sink_free(cpy_trace_sink *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    Py_CLEAR(t->trace);
+    Py_CLEAR(t->report);
+    free(t);
+}
+
+PyObject *cpy_file_storage_open(const char *dir,
+                                craft_file_storage_options *opts,
+                                cpy_trace_sink *sink)
+{
+    char msg[1024];
+    craft_file_storage *fs = NULL;
+    PyObject *p;
+    int rc;
+
+    if (opts == NULL) {
+        return Py_BuildValue("iOs", CRAFT_EINVAL, Py_None, "");
+    }
+    msg[0] = '\0';
+    opts->errbuf = msg;
+    opts->errbuf_size = sizeof(msg);
+    if (sink != NULL) {
+        opts->trace = cpy_sink_trace;
+        opts->trace_user = sink;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = craft_file_storage_open(dir, opts, &fs);
+    Py_END_ALLOW_THREADS
+    opts->errbuf = NULL;
+    opts->errbuf_size = 0;
+    opts->trace = NULL;
+    opts->trace_user = NULL;
+    if (rc != CRAFT_OK) {
+        return Py_BuildValue("iOs", rc, Py_None, msg);
+    }
+    p = cpy_ptr_file_storage(fs);
+    if (p == NULL) {
+        craft_file_storage_close(fs);
+        return NULL;
+    }
+    return Py_BuildValue("iNs", rc, p, "");
 }
 
 /* ---- the C driver of bench.py -------------------------------------------- */

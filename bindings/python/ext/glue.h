@@ -32,6 +32,8 @@ typedef struct cpy_node cpy_node;
 typedef struct cpy_queue cpy_queue;
 typedef struct cpy_storage cpy_storage;
 typedef struct cpy_transport cpy_transport;
+typedef struct cpy_counter cpy_counter;
+typedef struct cpy_trace_sink cpy_trace_sink;
 
 /* The asynchronous calls cpy_call and cpy_call_wait make. */
 enum cpy_call_kind {
@@ -56,10 +58,22 @@ enum cpy_call_kind {
  *                                                      the error code
  *   trace(node_id, level, target, name, fields) | None
  *   target                                             handed to read fns
+ * When native is not NULL it is the state machine instead (apply,
+ * snapshot and restore of hooks are then not used).
  * Releases the GIL while craft_node_create runs (storage load).
  */
 int cpy_node_create(craft_node_options *opts, PyObject *hooks,
-                    cpy_node **out);
+                    cpy_counter *native, cpy_node **out);
+
+/*
+ * A state machine written in C: it counts the entries it applied, and
+ * apply's result is the new count (8 bytes, little-endian). For
+ * benchmarks and tests of the binding without Python in the apply path.
+ * The value may be read from any thread. Free it once no node uses it.
+ */
+int cpy_counter_create(cpy_counter **out);
+uint64_t cpy_counter_value(cpy_counter *c);
+void cpy_counter_free(cpy_counter *c);
 /*
  * A node's lifetime. Python may call cpy_node_free_node() on one thread
  * while another is inside a call on the same node, so every use of the
@@ -125,6 +139,21 @@ int cpy_transport_ops(cpy_transport *t, craft_transport_ops *ops);
 void cpy_transport_free(cpy_transport *t);
 
 /*
+ * The file storage (craft/storage.h). cpy_file_storage_open opens dir
+ * with opts (GIL released: recovery reads the whole log) and returns
+ * (rc, storage or None, message): the detailed message of a failed open.
+ * sink, if not NULL, receives the storage's trace events: a trace sink
+ * calls trace(node_id, level, target, name, fields) like a node's hooks;
+ * it must outlive the storage.
+ */
+int cpy_trace_sink_create(PyObject *trace, PyObject *report, uint64_t id,
+                          cpy_trace_sink **out);
+void cpy_trace_sink_free(cpy_trace_sink *t);
+PyObject *cpy_file_storage_open(const char *dir,
+                                craft_file_storage_options *opts,
+                                cpy_trace_sink *sink);
+
+/*
  * The same cluster driven from C, for bench.py: keeps `outstanding`
  * proposals of `payload` bytes in flight at node (each completion
  * proposes again, from the apply thread) for duration_ms, then waits for
@@ -142,5 +171,6 @@ long cpy_live_calls(void);
 PyObject *cpy_ptr_writer(craft_snapshot_writer *w);
 PyObject *cpy_ptr_reader(craft_snapshot_reader *r);
 PyObject *cpy_ptr_loader(craft_loader *l);
+PyObject *cpy_ptr_file_storage(craft_file_storage *fs);
 
 #endif /* CRAFT_PY_GLUE_H */

@@ -80,13 +80,15 @@ class Cluster:
     restarts) and state machine."""
 
     def __init__(self, n: int = 3, fsm: Callable[[], object] = KV,
+                 storage: Optional[Callable[[int], object]] = None,
                  **options) -> None:
         self.ids = list(range(1, n + 1))
         self.hub = craft.Hub()
         self.fsm_factory = fsm
         options.setdefault("tick_ms", 5)
         self.options = options
-        self.storage = {i: craft.MemStorage() for i in self.ids}
+        make_storage = storage or (lambda i: craft.MemStorage())
+        self.storage = {i: make_storage(i) for i in self.ids}
         self.nodes = {}
         for i in self.ids:
             node = self.make(i)
@@ -131,6 +133,9 @@ class Cluster:
     def close(self) -> None:
         for n in self.nodes.values():
             n.close()
+        for s in self.storage.values():
+            if isinstance(s, craft.FileStorage):
+                s.close()
 
 
 @pytest.fixture

@@ -53,6 +53,10 @@ LOW_LEVEL_ONLY = {
     "craft_trace_event_field": "trace events are read by the glue",
     "craft_metric_help": "metrics_text() carries the help text",
     "craft_metric_kind": "metrics_text() carries the kind",
+    "craft_node_read_wait": "Node.read waits in the glue, which hands "
+                            "Python values and exceptions back",
+    "craft_file_storage_open": "opened by the glue (cpy_file_storage_open) "
+                               "to get the detailed message",
 }
 
 

@@ -37,10 +37,10 @@ from ._errors import (Busy, CallbackError, Canceled, ChecksumError, Corrupt,
                       IOError, Lost, Malformed, NoMemory, NotFound, NotLeader,
                       NotReady, SteppedDown, Shutdown, StateError, StructSize,
                       Timeout, TooBig, UnknownPeer, error_from_code)
-from ._fsm import SnapshotReader, SnapshotWriter, StateMachine
+from ._fsm import NativeCounter, SnapshotReader, SnapshotWriter, StateMachine
 from ._node import (ENGINE_OPTIONS, NODE_OPTIONS, Member, MemberRole, Node,
                     ProgressState, Result, Role, Status)
-from ._storage import Loader, MemStorage, Storage
+from ._storage import FileStorage, Loader, MemStorage, Storage
 from ._trace import trace_names
 from ._transport import Hub, Transport
 from ._version import BUILT_FOR, check_loaded as _check_loaded, version, version_info
@@ -55,8 +55,8 @@ __version__ = lowlevel.CRAFT_VERSION_STRING
 __all__ = [
     "Node", "Result", "Status", "Member", "Role", "MemberRole",
     "ProgressState", "NODE_OPTIONS", "ENGINE_OPTIONS",
-    "StateMachine", "SnapshotWriter", "SnapshotReader",
-    "MemStorage", "Storage", "Loader", "Hub", "Transport",
+    "StateMachine", "SnapshotWriter", "SnapshotReader", "NativeCounter",
+    "MemStorage", "FileStorage", "Storage", "Loader", "Hub", "Transport",
     "Error", "InvalidArgument", "StructSize", "TooBig", "NoMemory",
     "DataError", "Malformed", "ChecksumError", "FormatVersion", "Corrupt",
     "NotLeader", "NotReady", "UnknownPeer", "Exists", "NotFound", "Busy",

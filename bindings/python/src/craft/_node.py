@@ -17,7 +17,7 @@ from . import lowlevel as _ll
 from . import _trace
 from ._errors import (Error, InvalidArgument, Shutdown, StateError, check,
                       error_from_code, _report)
-from ._fsm import _restore_hook, _snapshot_hook
+from ._fsm import NativeCounter, _restore_hook, _snapshot_hook
 from ._storage import _as_storage
 from ._transport import _as_transport
 
@@ -126,9 +126,10 @@ class _Hooks:
     """What the C glue reads once at create (see ext/glue.h)."""
 
     def __init__(self, fsm: Any, trace: bool) -> None:
-        self.apply = fsm.apply
-        self.snapshot = _snapshot_hook(fsm)
-        self.restore = _restore_hook(fsm)
+        native = isinstance(fsm, NativeCounter)
+        self.apply = None if native else fsm.apply
+        self.snapshot = None if native else _snapshot_hook(fsm)
+        self.restore = None if native else _restore_hook(fsm)
         self.report = _report
         self.trace = _trace.emit if trace else None
         self.target = fsm
@@ -278,7 +279,8 @@ class Node:
         self._keep: list = []
         if not isinstance(id, int) or id <= 0 or id >= 1 << 64:
             raise InvalidArgument("id must be an integer in [1, 2**64), not %r" % (id,))
-        if not callable(getattr(fsm, "apply", None)):
+        native = fsm._c if isinstance(fsm, NativeCounter) else None
+        if native is None and not callable(getattr(fsm, "apply", None)):
             raise TypeError("fsm must have an apply(index, term, data) method")
         self._id = id
         self._fsm = fsm
@@ -318,7 +320,7 @@ class Node:
         self._keep = [(self._storage, st_keep), (self._transport, tr_keep)]
         opts.storage = st_ops
         opts.transport = tr_ops
-        rc, n = _ll.cpy_node_create(opts, _Hooks(fsm, bool(level)))
+        rc, n = _ll.cpy_node_create(opts, _Hooks(fsm, bool(level)), native)
         if rc != _OK:
             self._release()
             raise error_from_code(rc)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Optional, Tuple, Union
 
 from . import lowlevel as _ll
-from ._errors import Error, check, _report
+from . import _trace
+from ._errors import Busy, StateError, check, error_from_code, _report
 
-__all__ = ["MemStorage", "Storage", "Loader"]
+__all__ = ["MemStorage", "FileStorage", "Storage", "Loader"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -44,11 +46,18 @@ class MemStorage:
         node's fail-stop. ``fail(0)`` clears it."""
         if error is None:
             code = _ll.CRAFT_EIO
-        elif isinstance(error, type) and issubclass(error, Error):
+        elif isinstance(error, type) and hasattr(error, "code"):
             code = error.code
         else:
             code = int(error)
         check(_ll.craft_mem_storage_fail(self._ms, code))
+
+    def crash(self) -> None:
+        """Simulates a power loss: forgets every write since the last
+        successful sync, and fails every later write (a node still using
+        it stops) until ``fail(0)``. Then close the node, ``fail(0)`` and
+        create a new Node on this storage: a restart after the crash."""
+        check(_ll.craft_mem_storage_crash(self._ms))
 
     @property
     def last_index(self) -> int:
@@ -77,8 +86,7 @@ class MemStorage:
         """Frees it. No node may be using it (closed nodes are fine)."""
         with self._lock:
             if self._users:
-                raise Error("MemStorage.close(): a node still uses it",
-                            code=_ll.CRAFT_ESTATE)
+                raise StateError("MemStorage.close(): a node still uses it")
             ms, self._ms = self._ms, None
         if ms is not None:
             _ll.craft_mem_storage_free(ms)
@@ -88,6 +96,132 @@ class MemStorage:
         if ms is not None and not getattr(self, "_users", 0):
             self._ms = None
             _ll.craft_mem_storage_free(ms)
+
+
+_SYNC_MODES = {
+    "fdatasync": _ll.CRAFT_FILE_SYNC_FDATASYNC,
+    "dsync": _ll.CRAFT_FILE_SYNC_DSYNC,
+    "direct": _ll.CRAFT_FILE_SYNC_DIRECT,
+    "none-unsafe-for-tests": _ll.CRAFT_FILE_SYNC_NONE_UNSAFE_FOR_TESTS,
+}
+
+
+class FileStorage:
+    """libcraft's durable storage (``craft/storage.h``): one node's log,
+    hard state and snapshots in a data directory (created if missing),
+    checksummed, with torn-tail recovery on open and fail-stop on a write
+    error. Open it, give it to one ``Node`` at a time; ``close()`` (or
+    leaving a ``with`` block) releases the directory's lock.
+
+    Arguments:
+        directory: the data directory (str or path).
+        sync: how writes are made durable: ``"fdatasync"`` (default),
+            ``"dsync"``, ``"direct"`` (O_DIRECT, not on tmpfs) or
+            ``"none-unsafe-for-tests"`` (no sync at all: a power loss
+            loses acknowledged writes; for tests and benchmarks only).
+        segment_bytes: log segment size (default 64 MiB).
+        preallocate: reserve each segment's size when created (default).
+        cluster_id, node_id: checked against (or written into) the
+            directory's metadata; 0 does not check.
+        trace: the storage's trace events (target ``craft.storage``) to
+            ``logging``, like ``Node(trace=...)``.
+
+    Opening raises ``craft.Busy`` (another process or storage holds the
+    directory), ``craft.StateError`` (another cluster's or node's
+    directory), ``craft.Corrupt`` (damage other than a torn tail; the
+    message names the file and offset), ``craft.FormatVersion``,
+    ``craft.IOError``, ``craft.InvalidArgument``.
+    """
+
+    def __init__(self, directory: Union[str, "os.PathLike[str]"], *,
+                 sync: str = "fdatasync", segment_bytes: Optional[int] = None,
+                 preallocate: bool = True, cluster_id: int = 0,
+                 node_id: int = 0, trace: Union[bool, int] = False) -> None:
+        self._fs = None
+        self._sink = None
+        self._lock = threading.Lock()
+        self._users = 0
+        self.directory = os.fsdecode(directory)
+        if sync not in _SYNC_MODES:
+            raise ValueError("sync must be one of %s" % ", ".join(_SYNC_MODES))
+        opts = _ll.craft_file_storage_options()
+        check(_ll.craft_file_storage_options_init(opts))
+        opts.sync_mode = _SYNC_MODES[sync]
+        if segment_bytes is not None:
+            opts.segment_bytes = segment_bytes
+        opts.preallocate = 1 if preallocate else 0
+        opts.cluster_id = cluster_id
+        opts.node_id = node_id
+        level = _trace.resolve(trace)
+        if level:
+            opts.trace_level = level
+            rc, self._sink = _ll.cpy_trace_sink_create(_trace.emit, _report, node_id)
+            check(rc)
+        rc, fs, msg = _ll.cpy_file_storage_open(self.directory, opts, self._sink)
+        if rc != 0:
+            if self._sink is not None:
+                _ll.cpy_trace_sink_free(self._sink)
+                self._sink = None
+            raise error_from_code(rc, detail=msg or self.directory)
+        self._fs = fs
+
+    def _craft_storage_ops(self, ops: Any, node_id: int) -> Any:
+        with self._lock:
+            if self._fs is None:
+                raise ValueError("the storage was closed")
+            if self._users:
+                raise Busy("a FileStorage serves one node at a time")
+            check(_ll.craft_file_storage_ops(self._fs, ops))
+            self._users += 1
+        return self
+
+    def _craft_release(self, keep: Any) -> None:
+        with self._lock:
+            self._users -= 1
+
+    @property
+    def last_error(self) -> str:
+        """The detailed message of the last failed method ("" if none)."""
+        if self._fs is None:
+            return ""
+        n, text = _ll.craft_file_storage_errmsg(self._fs, 1024)
+        if n >= 1024:
+            n, text = _ll.craft_file_storage_errmsg(self._fs, n + 1)
+        return text
+
+    @property
+    def closed(self) -> bool:
+        return self._fs is None
+
+    def close(self) -> None:
+        """Closes the files and releases the directory. No node may be
+        using it (close the node first). Idempotent."""
+        with self._lock:
+            if self._users:
+                raise StateError("FileStorage.close(): a node still uses it")
+            fs, self._fs = self._fs, None
+            sink, self._sink = self._sink, None
+        if fs is not None:
+            _ll.craft_file_storage_close(fs)
+        if sink is not None:
+            _ll.cpy_trace_sink_free(sink)
+
+    def __enter__(self) -> "FileStorage":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fs", None) is not None and not self._users:
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        return "<craft.FileStorage %r%s>" % (self.directory,
+                                             " closed" if self.closed else "")
 
 
 class Loader:
