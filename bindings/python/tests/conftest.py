@@ -85,7 +85,10 @@ class Cluster:
         self.ids = list(range(1, n + 1))
         self.hub = craft.Hub()
         self.fsm_factory = fsm
+        # Short ticks keep the tests quick; 40 of them (200-400 ms) before
+        # an election keep a loaded machine from deposing the leader.
         options.setdefault("tick_ms", 5)
+        options.setdefault("election_ticks", 40)
         self.options = options
         make_storage = storage or (lambda i: craft.MemStorage())
         self.storage = {i: make_storage(i) for i in self.ids}

@@ -40,7 +40,7 @@ def _run_async(leader, payload, count, workers=256):
 
 
 def test_no_leak_over_100k_proposals():
-    c = Cluster(3, fsm=Null, tick_ms=5)
+    c = Cluster(3, fsm=Null, tick_ms=5, election_ticks=200)
     try:
         leader = c.leader()
         payload = b"p" * 64
