@@ -128,7 +128,7 @@ INSTALL      ?= install
 # Debian packages the build and the tests need (`make deps`).
 
 DEPS_PKGS := gcc g++ make binutils libc6-dev pkg-config check libsubunit-dev \
-             clang valgrind libffi-dev abigail-tools
+             clang valgrind libffi-dev abigail-tools libclang-rt-14-dev llvm-14
 
 # Compilers the header test uses.
 HEADER_CCS  ?= gcc clang
@@ -247,17 +247,18 @@ deps:
 #   storage-test     the file storage's tests (tests/storage, mk/storage.mk)
 #   python-test      the Python binding, as a wheel in a fresh virtualenv
 #                    (bindings/python/tests, mk/python.mk)
+#   fuzz-replay      every fuzz corpus and kept crash input once (mk/fuzz.mk)
 #   unit             the unit tests (tests/unit)
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
-                storage-test python-test unit
+                storage-test python-test fuzz-replay unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
 	@$(MAKE) --no-print-directory check
 
-check: all tests benches
+check: all tests benches fuzz-replays
 	@set -e; for suite in $(CHECK_SUITES); do \
 		$(MAKE) --no-print-directory $$suite; \
 	done
@@ -409,7 +410,7 @@ FORCE:
 # One fragment per concern, each listed here: a fragment that is not
 # listed is an error rather than a suite that silently does not run.
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
-                mk/storage.mk mk/python.mk
+                mk/storage.mk mk/python.mk mk/fuzz.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)

@@ -73,6 +73,12 @@ void craft_campaign(struct craft_engine *e, int pre, uint32_t flags)
 {
     uint32_t type;
     uint64_t term;
+    if (e->term == UINT64_MAX) {
+        /* There is no later term to campaign in: incrementing would wrap
+         * to 0 and the term would go down (§5.1: terms only increase).
+         * Only a peer that sent this term can have put us here. */
+        return;
+    }
     if (pre) {
         craft_become_pre_candidate(e);
         type = CRAFT_MSG_PREVOTE;

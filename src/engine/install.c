@@ -89,7 +89,11 @@ void craft_on_snapshot(struct craft_engine *e, const struct craft_msg *m)
     int last = (m->flags & CRAFT_MSG_F_LAST) != 0;
     /* Earlier writes (term, vote) go first. */
     craft_flush_storage(e);
-    memcpy(e->chunk, m->data, m->len); /* reserved in the prologue */
+    /* Reserved in the prologue. An empty chunk may come with no data
+     * pointer at all, and memcpy from NULL is undefined even for 0. */
+    if (m->len > 0) {
+        memcpy(e->chunk, m->data, m->len);
+    }
     memcpy(e->chunk + m->len, m->conf, m->conf_len);
     struct craft_action *x =
         craft_actions_push(e->out, CRAFT_ACTION_SNAPSHOT_WRITE);

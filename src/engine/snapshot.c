@@ -160,7 +160,11 @@ void craft_on_snapshot_chunk(struct craft_engine *e, const craft_event *ev)
         craft_snapshot_start(e, slot);
         return;
     }
-    memcpy(e->chunk, ev->data, ev->len); /* reserved in the prologue */
+    if (ev->len > 0) {
+        /* Reserved in the prologue. An empty chunk (an empty snapshot, or
+         * the end of one) reserved nothing: chunk may still be NULL. */
+        memcpy(e->chunk, ev->data, ev->len);
+    }
     struct craft_msg *m =
         craft_send_independent(e, CRAFT_MSG_SNAPSHOT, ev->peer);
     m->index = e->snapshot_index;
