@@ -1,8 +1,7 @@
 # mk/fuzz.mk: fuzzing with libFuzzer.
 #
-# Included by the top-level Makefile (or, standalone, with
-# `make -f Makefile -f mk/fuzz.mk TARGET`); it uses the Makefile's
-# variables (BUILD, CC, BASE_CFLAGS, LIB_A, PROG_LIBS, ...).
+# Included by the top-level Makefile; it uses its variables (BUILD, CC,
+# BASE_CFLAGS, LIB_A, PROG_LIBS, ...).
 #
 # Every tests/fuzz/fuzz_NAME.c is one target (LLVMFuzzerTestOneInput),
 # with its seed corpus in tests/fuzz/corpus/NAME/ and every input that
@@ -25,17 +24,11 @@
 #                      llvm-cov), built in $(FUZZ_BUILD)-cov/
 #   make fuzz-seeds    rewrite the hand-made seeds (tests/fuzz/make_seeds.c)
 #   make fuzz-merge    fold $(FUZZ_BUILD)/corpus/NAME/ into the seed
-#                      corpus, keeping only inputs that add coverage
+#                      corpus, keeping only inputs that add edges
 #
 # FUZZ_TARGETS limits any of these to some targets (names without fuzz_).
 
-ifndef CRAFT_FUZZ_MK_INCLUDED
-CRAFT_FUZZ_MK_INCLUDED := 1
-
-FUZZ_MK_SELF := $(lastword $(MAKEFILE_LIST))
-FUZZ_MK_MAIN := $(firstword $(MAKEFILE_LIST))
-FUZZ_MAKE = $(MAKE) --no-print-directory -f $(FUZZ_MK_MAIN) \
-            $(if $(filter $(FUZZ_MK_SELF),$(FUZZ_MK_MAIN)),,-f $(FUZZ_MK_SELF))
+FUZZ_MAKE = $(MAKE) --no-print-directory
 
 FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS ?= $(FUZZ_ALL)
@@ -59,6 +52,7 @@ FUZZ_CFLAGS = $(BASE_CFLAGS) -Itests/fuzz $(CFLAGS) $(EXTRA_CFLAGS)
 FUZZ_COVERS_message := src/codec/message.c
 FUZZ_COVERS_conf    := src/codec/conf.c
 FUZZ_COVERS_engine  := src/engine
+FUZZ_COVERS_storage := src/storage
 
 FUZZ_OPTIONS = -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
                -max_len=$(or $(FUZZ_MAX_LEN_$(1)),$(FUZZ_MAX_LEN))
@@ -153,14 +147,15 @@ fuzz-smoke: fuzz-bins
 	[ $$secs -ge 1 ] || secs=1; \
 	$(foreach t,$(FUZZ_TARGETS),$(call FUZZ_RUN,$(t),$$secs);)
 
+# Edges only (-use_counters=0): the smallest set of inputs that reaches
+# every edge the corpora reach, so the repository keeps few files.
 fuzz-merge: fuzz-bins
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		mkdir -p tests/fuzz/corpus/$$t; \
-		$(FUZZ_BUILD)/fuzz/fuzz-$$t -merge=1 \
-			-max_len=$$( [ $$t = engine ] && echo $(FUZZ_MAX_LEN_engine) || echo $(FUZZ_MAX_LEN)) \
-			tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus/$$t \
-			2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files' || true; \
-	done
+	@set -e; $(foreach t,$(FUZZ_TARGETS),\
+		mkdir -p tests/fuzz/corpus/$(t); \
+		$(FUZZ_BUILD)/fuzz/fuzz-$(t) -merge=1 -use_counters=0 \
+			-max_len=$(or $(FUZZ_MAX_LEN_$(t)),$(FUZZ_MAX_LEN)) \
+			tests/fuzz/corpus/$(t) $(FUZZ_BUILD)/corpus/$(t) 2>&1 \
+			| sed -n 's/^MERGE-OUTER: \([0-9]* new files.*\)/fuzz-merge $(t): \1/p';)
 
 # ---- source coverage of the corpora ---------------------------------------
 
@@ -198,5 +193,3 @@ fuzz-clean:
 	rm -rf $(BUILD)/fuzz $(FUZZ_BUILD) $(FUZZ_COV_BUILD)
 
 clean: fuzz-clean
-
-endif # CRAFT_FUZZ_MK_INCLUDED

@@ -47,6 +47,47 @@ static const char *why(int rv)
     return rv == CRAFT_ECHECKSUM ? "CRC32C mismatch" : "never written";
 }
 
+/*
+ * A directory without metadata is new, or its initialisation was cut
+ * short: then a hardstate file, if any, holds only the initial value
+ * (sequence 1, term 0, no vote). One that holds a term or a vote was
+ * written by a node that ran: the metadata was lost, and writing the
+ * hard state anew would forget a vote (a second vote in that term).
+ */
+static int check_unused(craft_file_storage *fs)
+{
+    unsigned char buf[FS_HS_FILE_BYTES];
+    struct fs_hs h;
+    int fd = fs->io.openat(fs->io.user, fs->dirfd, FS_HARDSTATE, O_RDONLY, 0);
+    if (fd == -ENOENT) {
+        return CRAFT_OK;
+    }
+    if (fd < 0) {
+        return fs_io_fail(fs, 0, "open", FS_HARDSTATE, fd);
+    }
+    size_t done = 0;
+    memset(buf, 0, sizeof(buf));
+    int rv = fs_pread_all(fs, fd, buf, sizeof(buf), 0, &done);
+    fs->io.close(fs->io.user, fd);
+    if (rv < 0) {
+        return fs_io_fail(fs, 0, "read", FS_HARDSTATE, rv);
+    }
+    for (unsigned k = 0; k < 2; k++) {
+        if (done >= k * FS_HS_SLOT_STRIDE + FS_HS_SLOT_BYTES &&
+            fs_hs_decode(buf + k * FS_HS_SLOT_STRIDE, &h) == CRAFT_OK &&
+            (h.seq > 1 || h.term != 0 || h.vote != 0)) {
+            return fs_error(fs, CRAFT_ECORRUPT,
+                            FS_HARDSTATE ", offset %u: holds term %llu and "
+                                         "vote %llu but the metadata file "
+                                         "is missing: the state is corrupt",
+                            k * FS_HS_SLOT_STRIDE,
+                            (unsigned long long)h.term,
+                            (unsigned long long)h.vote);
+        }
+    }
+    return CRAFT_OK;
+}
+
 int fs_hs_open(craft_file_storage *fs, int create)
 {
     unsigned char buf[FS_HS_FILE_BYTES];
@@ -54,7 +95,10 @@ int fs_hs_open(craft_file_storage *fs, int create)
     int rv;
 
     if (create) {
-        rv = create_file(fs);
+        rv = check_unused(fs);
+        if (rv == CRAFT_OK) {
+            rv = create_file(fs);
+        }
         if (rv != CRAFT_OK) {
             return rv;
         }

@@ -76,12 +76,24 @@ static int cut_tail(craft_file_storage *fs, const char *name, uint64_t x,
     return CRAFT_OK;
 }
 
+/* Scan callback: the term of the last valid record (terms never go
+ * down along a log). */
+static int note_term(void *ctx, const struct fs_rec *rec,
+                     const unsigned char *payload, uint64_t off)
+{
+    (void)payload;
+    (void)off;
+    *(uint64_t *)ctx = rec->term;
+    return 0;
+}
+
 /*
- * Checks segment-<first>: *seg gets its range. *gone is set when it was
- * the debris of an interrupted creation and was deleted.
+ * Checks segment-<first>: *seg gets its range, *last_term the term of its
+ * last valid record (unchanged when it has none). *gone is set when it
+ * was the debris of an interrupted creation and was deleted.
  */
 static int check_segment(craft_file_storage *fs, uint64_t first, int is_last,
-                         struct fs_seg *seg, int *gone)
+                         struct fs_seg *seg, uint64_t *last_term, int *gone)
 {
     char name[FS_NAME_MAX];
     struct fs_reader r;
@@ -97,7 +109,7 @@ static int check_segment(craft_file_storage *fs, uint64_t first, int is_last,
     }
     rv = fs_reader_init(&r, fs, fd, name);
     if (rv == CRAFT_OK) {
-        rv = fs_scan_segment(&r, first, r.size, NULL, NULL, &sc);
+        rv = fs_scan_segment(&r, first, r.size, note_term, last_term, &sc);
     }
     if (rv != CRAFT_OK) {
         goto out;
@@ -198,10 +210,12 @@ int fs_recover_log(craft_file_storage *fs, const uint64_t *firsts, size_t n)
         }
         fs->segs_cap = n;
     }
+    uint64_t last_term = 0;
     for (size_t k = 0; k < n; k++) {
         int gone = 0;
         struct fs_seg seg;
-        rv = check_segment(fs, firsts[k], k + 1 == n, &seg, &gone);
+        rv = check_segment(fs, firsts[k], k + 1 == n, &seg, &last_term,
+                           &gone);
         if (rv != CRAFT_OK) {
             return rv;
         }
@@ -242,6 +256,20 @@ int fs_recover_log(craft_file_storage *fs, const uint64_t *firsts, size_t n)
                            a, (unsigned long long)fs->segs[k - 1].last,
                            (unsigned long long)fs->segs[k].first);
         }
+    }
+    /* Figure 2: a server persists a term before it stores entries (or a
+     * snapshot) of that term, and sync makes the hard state durable
+     * first. A log ahead of the hard state means the hard state lost a
+     * value it had made durable (its newest slot was damaged): the vote
+     * of that term is gone, so this is corruption, not a torn write. */
+    uint64_t top = last_term > fs->snap_term ? last_term : fs->snap_term;
+    if (top > fs->term) {
+        return corrupt(fs, FS_HARDSTATE, 0,
+                       "holds term %llu but the %s has term %llu: a hard "
+                       "state that was durable is lost",
+                       (unsigned long long)fs->term,
+                       last_term > fs->snap_term ? "log" : "snapshot",
+                       (unsigned long long)top);
     }
     rv = fs_open_tail(fs);
     if (rv != CRAFT_OK) {

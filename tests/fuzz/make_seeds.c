@@ -2,7 +2,7 @@
  * tests/fuzz/make_seeds.c: writes the hand-made part of the seed corpora.
  *
  *   make_seeds DIR      writes DIR/message/seed-*, DIR/conf/seed-*,
- *                       DIR/engine/seed-*
+ *                       DIR/engine/seed-*, DIR/storage/seed-*
  *
  * The seeds give libFuzzer a valid example of every input shape to
  * mutate from: every message type, a few entry records, memberships, and
@@ -285,6 +285,40 @@ static void engine_seeds(void)
     put("engine", "restart", p.b, p.n);
 }
 
+/* ---- storage ---------------------------------------------------------- */
+
+/* fuzz_storage.c: a template byte, then mutations (op, file, args). */
+static void storage_seeds(void)
+{
+    uint8_t b[16];
+    for (uint8_t t = 0; t < 2; t++) {
+        char name[32];
+        b[0] = t;
+        snprintf(name, sizeof(name), "template-%u", t);
+        put("storage", name, b, 1);
+        for (uint8_t file = 0; file < 8; file++) {
+            /* flip a byte near the start, in the middle, at the end */
+            const uint16_t offs[] = {20, 700, 4000};
+            for (unsigned k = 0; k < 3; k++) {
+                b[1] = 0; /* flip */
+                b[2] = file;
+                b[3] = (uint8_t)offs[k];
+                b[4] = (uint8_t)(offs[k] >> 8);
+                b[5] = 0x40;
+                snprintf(name, sizeof(name), "t%u-flip-f%u-%u", t, file,
+                         offs[k]);
+                put("storage", name, b, 6);
+            }
+            b[1] = 4; /* cut */
+            b[2] = file;
+            b[3] = 0x80;
+            b[4] = 0x01;
+            snprintf(name, sizeof(name), "t%u-cut-f%u", t, file);
+            put("storage", name, b, 5);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -299,5 +333,6 @@ int main(int argc, char **argv)
     message_seeds();
     conf_seeds();
     engine_seeds();
+    storage_seeds();
     return 0;
 }
