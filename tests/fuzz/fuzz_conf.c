@@ -10,7 +10,8 @@
  * an accepted membership passes craft_conf_check() and re-encodes to
  * exactly the input; craft_engine_load_snapshot() and
  * craft_engine_load_entry() of a CONFIG entry accept exactly the bytes
- * the decoder accepts, and then report exactly the decoded members.
+ * the decoder accepts, and then report exactly the decoded members and
+ * their addresses.
  */
 #include "fuzz.h"
 
@@ -51,6 +52,12 @@ static void same_members(const craft_engine *e, const struct craft_conf *c,
                    "%s: member %u", how, k);
         FUZZ_CHECK(id == c->m[k].id && (uint32_t)role == c->m[k].role,
                    "%s: member %u differs", how, k);
+        const void *addr;
+        size_t alen;
+        FUZZ_CHECK(craft_engine_member_addr(e, k, &addr, &alen) == CRAFT_OK &&
+                       alen == c->m[k].addr_len &&
+                       (alen == 0 || memcmp(addr, c->m[k].addr, alen) == 0),
+                   "%s: member %u's address differs", how, k);
     }
 }
 

@@ -603,9 +603,16 @@ static void check_after(struct host *h, struct stepctx *cx)
     for (uint32_t k = 0; k < c.n; k++) {
         uint64_t id;
         int role;
+        const void *addr;
+        size_t alen;
         FUZZ_CHECK(craft_engine_member(h->e, k, &id, &role) == CRAFT_OK &&
                        id == c.m[k].id && (uint32_t)role == c.m[k].role,
                    "member %u differs from the log's configuration", k);
+        FUZZ_CHECK(craft_engine_member_addr(h->e, k, &addr, &alen) ==
+                           CRAFT_OK &&
+                       alen == c.m[k].addr_len &&
+                       (alen == 0 || memcmp(addr, c.m[k].addr, alen) == 0),
+                   "member %u's address differs from the log's", k);
     }
     /* A receipt names the proposal's own entries. */
     size_t n = craft_actions_count(h->a);
@@ -708,16 +715,22 @@ static int step_simple(struct host *h, const craft_event *ev)
 /* ---- building inputs ---------------------------------------------------- */
 
 /* A membership from two bytes: bit k of `mask` makes server k+1 a member,
- * bit k of `learners` a learner. */
+ * bit k of `learners` a learner; bit 7 of `learners` gives each member
+ * an address ("n<id>") so both format versions are exercised. */
 static size_t make_conf(uint8_t mask, uint8_t learners, uint8_t *out)
 {
-    struct craft_conf c;
+    static struct craft_conf c; /* large: addresses */
     c.n = 0;
     for (unsigned k = 0; k < MAX_ID; k++) {
         if (mask & (1u << k)) {
-            c.m[c.n].id = k + 1;
-            c.m[c.n].role = (learners & (1u << k)) ? CRAFT_MEMBER_LEARNER
-                                                   : CRAFT_MEMBER_VOTER;
+            struct craft_member *m = &c.m[c.n];
+            m->id = k + 1;
+            m->role = (learners & (1u << k)) ? CRAFT_MEMBER_LEARNER
+                                             : CRAFT_MEMBER_VOTER;
+            char addr[8];
+            snprintf(addr, sizeof(addr), "n%u", k + 1);
+            craft_member_set_addr(m, addr,
+                                  (learners & 0x80u) ? strlen(addr) : 0);
             c.n++;
         }
     }
@@ -1152,7 +1165,15 @@ static void op_request(struct host *h, struct fuzz_in *in, uint32_t type)
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = type;
     ev.id = ++h->next_id;
-    ev.peer = 1 + fuzz_u8(in) % MAX_ID;
+    uint8_t b = fuzz_u8(in);
+    ev.peer = 1 + b % MAX_ID;
+    if (b & 0x80u) {
+        /* An address, possibly too long (CRAFT_ETOOBIG). */
+        size_t len;
+        ev.flags = CRAFT_EVENT_F_ADDR;
+        ev.data = fuzz_bytes(in, fuzz_u8(in) == 0xff ? 300 : 12, &len);
+        ev.len = len;
+    }
     step_simple(h, &ev);
 }
 

@@ -233,7 +233,13 @@ static void build(int k, const char *dir)
     sync_all(&st);
     if (k == 1) {
         uint8_t conf[CRAFT_CONF_MAX_BYTES], data[SNAP_BYTES];
-        struct craft_conf c = {3, {{1, 1}, {2, 1}, {3, 1}}};
+        static struct craft_conf c; /* large: addresses */
+        memset(&c, 0, sizeof(c));
+        c.n = 3;
+        for (uint32_t k = 0; k < 3; k++) {
+            c.m[k].id = k + 1;
+            c.m[k].role = k == 2 ? 1 : 1;
+        }
         size_t clen = craft_conf_encode(&c, conf);
         snap_bytes(data, sizeof(data));
         FUZZ_CHECK(st.snapshot_write(st.user, 24, 2, 0, data, sizeof(data),

@@ -66,7 +66,13 @@ static void message_seeds(void)
         "prevote-resp", "heartbeat", "heartbeat-resp", "snapshot",
         "snapshot-resp", "timeout-now", "read-index", "read-index-resp"};
     uint8_t conf[CRAFT_CONF_MAX_BYTES];
-    struct craft_conf c = {3, {{1, 1}, {2, 1}, {3, 2}}};
+    static struct craft_conf c; /* large: addresses */
+    memset(&c, 0, sizeof(c));
+    c.n = 3;
+    for (uint32_t k = 0; k < 3; k++) {
+        c.m[k].id = k + 1;
+        c.m[k].role = k == 2 ? 2 : 1;
+    }
     size_t conf_len = craft_conf_encode(&c, conf);
     struct craft_entry ents[3] = {
         {3, CRAFT_ENTRY_NORMAL, 5, (const uint8_t *)"hello", NULL},
@@ -121,8 +127,8 @@ static void message_seeds(void)
 
 static void conf_seeds(void)
 {
-    uint8_t buf[1 + CRAFT_CONF_MAX_BYTES];
-    struct craft_conf c;
+    static uint8_t buf[1 + CRAFT_CONF_MAX_BYTES];
+    static struct craft_conf c;
     memset(&c, 0, sizeof(c));
     const uint32_t sizes[] = {0, 1, 3, 5, CRAFT_MAX_MEMBERS};
     for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
@@ -132,12 +138,21 @@ static void conf_seeds(void)
             c.m[k].role = (k % 3 == 2) ? CRAFT_MEMBER_LEARNER
                                        : CRAFT_MEMBER_VOTER;
         }
-        size_t n = craft_conf_encode(&c, buf + 1);
-        char name[32];
-        for (uint8_t mode = 0; mode < 2; mode++) {
-            buf[0] = mode;
-            snprintf(name, sizeof(name), "members-%u-mode-%u", c.n, mode);
-            put("conf", name, buf, n + 1);
+        char name[48];
+        for (int addr = 0; addr < 2; addr++) {
+            /* Version 1 without addresses, version 2 with. */
+            for (uint32_t k = 0; k < c.n; k++) {
+                char a[32];
+                snprintf(a, sizeof(a), "10.0.0.%u:7001", k + 1);
+                craft_member_set_addr(&c.m[k], a, addr ? strlen(a) : 0);
+            }
+            size_t n = craft_conf_encode(&c, buf + 1);
+            for (uint8_t mode = 0; mode < 2; mode++) {
+                buf[0] = mode;
+                snprintf(name, sizeof(name), "members-%u-mode-%u%s", c.n,
+                         mode, addr ? "-addr" : "");
+                put("conf", name, buf, n + 1);
+            }
         }
     }
 }
