@@ -104,12 +104,13 @@
 CRAFT_BYTES_IN(data, len)
 CRAFT_BYTES_IN(conf, conf_len)
 
-%typemap(in, numinputs=0) (const void **data, size_t *len)
+%define CRAFT_BYTES_OUT(PTR, LEN)
+%typemap(in, numinputs=0) (const void **PTR, size_t *LEN)
     (const void *tdata = NULL, size_t tlen = 0) {
     $1 = ($1_ltype)&tdata;
     $2 = &tlen;
 }
-%typemap(argout) (const void **data, size_t *len) {
+%typemap(argout) (const void **PTR, size_t *LEN) {
     PyObject *o_;
     if (tdata$argnum != NULL) {
         o_ = PyBytes_FromStringAndSize((const char *)tdata$argnum,
@@ -120,6 +121,9 @@ CRAFT_BYTES_IN(conf, conf_len)
     }
     $result = SWIG_Python_AppendOutput($result, o_);
 }
+%enddef
+CRAFT_BYTES_OUT(data, len)
+CRAFT_BYTES_OUT(addr, len)
 
 /* Up to cap bytes read into a new bytes object. */
 %typemap(in) (void *buf, size_t cap, size_t *n) (PyObject *chunk = NULL, size_t got = 0) {
@@ -196,6 +200,58 @@ CRAFT_BYTES_IN(conf, conf_len)
     $2 = (size_t)n_;
 }
 %typemap(argout) (const uint64_t *ids, size_t n) "";
+
+/* Servers with their addresses: a sequence of (id, address bytes). */
+%typemap(in) (const uint64_t *ids, const craft_buf *addrs, size_t n)
+    (uint64_t *tids = NULL, craft_buf *tbufs = NULL, PyObject *keep = NULL) {
+    PyObject *seq_ = PySequence_Fast($input, "expected a sequence of (id, address)");
+    Py_ssize_t k_, n_;
+    if (seq_ == NULL) {
+        SWIG_fail;
+    }
+    n_ = PySequence_Fast_GET_SIZE(seq_);
+    tids = (uint64_t *)calloc((size_t)n_ + 1, sizeof(uint64_t));
+    tbufs = (craft_buf *)calloc((size_t)n_ + 1, sizeof(craft_buf));
+    keep = PyList_New(0);
+    if (tids == NULL || tbufs == NULL || keep == NULL) {
+        Py_DECREF(seq_);
+        if (!PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
+        SWIG_fail;
+    }
+    for (k_ = 0; k_ < n_; k_++) {
+        PyObject *id_ = NULL, *addr_ = NULL, *b_;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq_, k_),
+                              "OO;expected (id, address) pairs", &id_, &addr_)) {
+            Py_DECREF(seq_);
+            SWIG_fail;
+        }
+        tids[k_] = PyLong_AsUnsignedLongLong(id_);
+        b_ = PyBytes_FromObject(addr_);
+        if (b_ == NULL || PyList_Append(keep, b_) < 0) {
+            Py_XDECREF(b_);
+            Py_DECREF(seq_);
+            SWIG_fail;
+        }
+        Py_DECREF(b_);
+        tbufs[k_].base = PyBytes_AS_STRING(b_);
+        tbufs[k_].len = (size_t)PyBytes_GET_SIZE(b_);
+    }
+    Py_DECREF(seq_);
+    if (PyErr_Occurred()) {
+        SWIG_fail;
+    }
+    $1 = tids;
+    $2 = tbufs;
+    $3 = (size_t)n_;
+}
+%typemap(argout) (const uint64_t *ids, const craft_buf *addrs, size_t n) "";
+%typemap(freearg) (const uint64_t *ids, const craft_buf *addrs, size_t n) {
+    free(tids$argnum);
+    free(tbufs$argnum);
+    Py_XDECREF(keep$argnum);
+}
 %typemap(freearg) (const uint64_t *ids, size_t n) {
     free(tids$argnum);
 }
@@ -264,6 +320,8 @@ CRAFT_BYTES_IN(conf, conf_len)
 %nothread craft_status_snapshot_index;
 %nothread craft_status_member_count;
 %nothread craft_status_member;
+%nothread craft_status_member_addr;
+%nothread craft_node_membership_version;
 %nothread craft_trace_name;
 %nothread craft_trace_target;
 %nothread craft_node_metrics_text;

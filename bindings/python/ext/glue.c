@@ -819,9 +819,29 @@ static int cpy_call_start_on(craft_node *node, struct cpy_call *c, int kind,
         }
         return rc;
     case CPY_ADD_PEER:
-        return craft_node_add_peer(node, arg, timeout_ms, cpy_call_cb, c);
-    case CPY_ADD_LEARNER:
-        return craft_node_add_learner(node, arg, timeout_ms, cpy_call_cb, c);
+    case CPY_ADD_LEARNER: {
+        Py_buffer view;
+        if (obj == NULL || obj == Py_None) {
+            return kind == CPY_ADD_PEER
+                       ? craft_node_add_peer(node, arg, timeout_ms,
+                                             cpy_call_cb, c)
+                       : craft_node_add_learner(node, arg, timeout_ms,
+                                                cpy_call_cb, c);
+        }
+        if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) != 0) {
+            PyErr_Clear();
+            return CRAFT_EINVAL;
+        }
+        rc = kind == CPY_ADD_PEER
+                 ? craft_node_add_peer_addr(node, arg, view.buf,
+                                            (size_t)view.len, timeout_ms,
+                                            cpy_call_cb, c)
+                 : craft_node_add_learner_addr(node, arg, view.buf,
+                                               (size_t)view.len, timeout_ms,
+                                               cpy_call_cb, c);
+        PyBuffer_Release(&view);
+        return rc;
+    }
     case CPY_PROMOTE:
         return craft_node_promote_learner(node, arg, timeout_ms, cpy_call_cb,
                                           c);

@@ -39,7 +39,8 @@ typedef struct cpy_trace_sink cpy_trace_sink;
 enum cpy_call_kind {
     CPY_PROPOSE = 1,   /* obj: bytes-like payload */
     CPY_READ = 2,      /* obj: fn(target) run on the apply thread, or None */
-    CPY_ADD_PEER = 3,  /* arg: peer id (also below) */
+    CPY_ADD_PEER = 3,  /* arg: peer id (also below); obj: its address
+                          (bytes-like) or None */
     CPY_ADD_LEARNER = 4,
     CPY_PROMOTE = 5,
     CPY_REMOVE = 6,

@@ -138,3 +138,34 @@ def test_context_manager_closes():
     with pytest.raises(craft.Shutdown):
         n.status()
     n.close()  # idempotent
+
+
+def test_addresses_in_the_membership(cluster):
+    hub = craft.Hub()
+    nodes = {i: craft.Node(i, storage=craft.MemStorage(), transport=hub, fsm=KV(),
+                           tick_ms=5, election_ticks=40, wait_leader=1)
+             for i in (1, 2, 3)}
+    try:
+        addrs = {1: "127.0.0.1:7001", 2: b"127.0.0.1:7002", 3: "[::1]:7003"}
+        for n in nodes.values():
+            n.bootstrap(addrs)
+        for n in nodes.values():
+            n.start()
+        version, members = nodes[1].membership()
+        assert version > 0 and nodes[1].membership_version == version
+        assert {m.id: m.address for m in members} == {
+            1: b"127.0.0.1:7001", 2: b"127.0.0.1:7002", 3: b"[::1]:7003"}
+        leader = wait_for(lambda: next((n for n in nodes.values() if n.is_leader), None),
+                          what="a leader")
+        nodes[4] = craft.Node(4, storage=craft.MemStorage(), transport=hub, fsm=KV(),
+                              tick_ms=5, election_ticks=40)
+        nodes[4].start()
+        leader.add_peer(4, "127.0.0.1:7004", timeout=10)
+        st = leader.status()
+        assert {m.id: m.address for m in st.members}[4] == b"127.0.0.1:7004"
+        wait_for(lambda: nodes[2].membership()[0] > version, what="the new membership")
+        with pytest.raises(craft.TooBig):
+            leader.add_learner(5, "x" * (craft.lowlevel.CRAFT_MAX_ADDR_BYTES + 1))
+    finally:
+        for n in nodes.values():
+            n.close()

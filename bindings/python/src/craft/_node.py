@@ -26,6 +26,15 @@ __all__ = ["Node", "Result", "Status", "Member", "Role", "MemberRole",
 
 T = TypeVar("T")
 Buffer = Union[bytes, bytearray, memoryview]
+Address = Union[str, bytes, bytearray, memoryview]
+
+
+def _addr(a: Optional[Address]) -> Optional[bytes]:
+    if a is None:
+        return None
+    if isinstance(a, str):
+        return a.encode()
+    return bytes(a)
 
 _PROPOSE = _ll.CPY_PROPOSE
 _READ = _ll.CPY_READ
@@ -75,12 +84,14 @@ _new_result = tuple.__new__
 class Member:
     """One member of the configuration, as ``Node.status()`` sees it.
     match_index, next_index and progress are known on the leader only
-    (0 / PROBE elsewhere)."""
+    (0 / PROBE elsewhere); address is what the member was added with
+    (b"" when none)."""
     id: int
     role: MemberRole
     match_index: int
     next_index: int
     progress: ProgressState
+    address: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -217,6 +228,17 @@ def _close_all() -> None:
             node.close()
         except Exception:
             pass
+
+
+def _members(st: Any) -> Tuple[Member, ...]:
+    out = []
+    for k in range(_ll.craft_status_member_count(st)):
+        rc, mid, role, match, nxt, prog = _ll.craft_status_member(st, k)
+        check(rc)
+        rc, addr = _ll.craft_status_member_addr(st, k)
+        out.append(Member(mid, MemberRole(role), match, nxt,
+                          ProgressState(prog), addr or b""))
+    return tuple(out)
 
 
 def _teardown(n: Any, transport: Any, node_id: int, keep: list,
@@ -368,10 +390,18 @@ class Node:
         block even if another thread closes the node meanwhile."""
         return Node._Use(self._n)
 
-    def bootstrap(self, voters: Iterable[int]) -> None:
+    def bootstrap(self, voters: Union[Iterable[int], Dict[int, Address]]) -> None:
         """Founds a new cluster whose voters are ``voters`` (which must
-        include this node), on an empty storage, before start(). A node
-        that is not bootstrapped waits for a leader to add it."""
+        include this node), on an empty storage, before start(). A dict
+        ``{id: address}`` also gives each server's address ("host:port",
+        str or bytes), stored in the membership for transports that
+        follow it (``craft.TcpTransport``). A node that is not
+        bootstrapped waits for a leader to add it."""
+        if isinstance(voters, dict):
+            pairs = [(int(k), _addr(v) or b"") for k, v in voters.items()]
+            with self._handle() as h:
+                check(_ll.craft_node_bootstrap_addr(h, pairs))
+            return
         ids = [int(v) for v in voters]
         with self._handle() as h:
             check(_ll.craft_node_bootstrap(h, ids))
@@ -494,12 +524,7 @@ class Node:
             rc, st = _ll.craft_node_status(h)
             check(rc)
         try:
-            members = []
-            for k in range(_ll.craft_status_member_count(st)):
-                rc, mid, role, match, nxt, prog = _ll.craft_status_member(st, k)
-                check(rc)
-                members.append(Member(mid, MemberRole(role), match, nxt,
-                                      ProgressState(prog)))
+            members = _members(st)
             return Status(
                 id=_ll.craft_status_id(st),
                 role=Role(_ll.craft_status_role(st)),
@@ -512,6 +537,23 @@ class Node:
                 members=tuple(members))
         finally:
             _ll.craft_status_free(st)
+
+    def membership(self) -> Tuple[int, Tuple[Member, ...]]:
+        """The node's latest configuration, without waiting for its
+        driver: (version, members). The version grows with every change
+        (0: no membership yet); ``membership_version`` reads it alone."""
+        with self._handle() as h:
+            rc, st, version = _ll.craft_node_membership(h)
+            check(rc)
+        try:
+            return version, _members(st)
+        finally:
+            _ll.craft_status_free(st)
+
+    @property
+    def membership_version(self) -> int:
+        with self._handle() as h:
+            return _ll.craft_node_membership_version(h)
 
     def metrics(self) -> Dict[str, int]:
         """Every metric by its Prometheus name, e.g.
@@ -618,21 +660,25 @@ class Node:
         """``await node.read_async(fn)``: read() for asyncio."""
         return self._async(_READ, 0, fn, timeout)
 
-    def _member_call(self, kind: int, peer: int, timeout: Optional[float]) -> Result:
+    def _member_call(self, kind: int, peer: int, timeout: Optional[float],
+                     address: Optional[Address] = None) -> Result:
         if not isinstance(peer, int) or peer <= 0:
             raise InvalidArgument("peer must be a positive integer id")
-        return self._outcome(self._wait(kind, peer, None, timeout))
+        return self._outcome(self._wait(kind, peer, _addr(address), timeout))
 
-    def add_peer(self, peer: int, timeout: Optional[float] = None) -> Result:
-        """Adds server ``peer`` as a learner and promotes it to voter once
-        it caught up (thesis §4.2.1); on the leader. Raises ``NotLeader``,
-        ``Busy`` (another change in progress: retry), ``Exists``,
-        ``Timeout``..."""
-        return self._member_call(_ll.CPY_ADD_PEER, peer, timeout)
+    def add_peer(self, peer: int, address: Optional[Address] = None,
+                 timeout: Optional[float] = None) -> Result:
+        """Adds server ``peer`` (reachable at ``address``, "host:port",
+        when the transport needs one) as a learner and promotes it to
+        voter once it caught up (thesis §4.2.1); on the leader. Raises
+        ``NotLeader``, ``Busy`` (another change in progress: retry),
+        ``Exists``, ``Timeout``..."""
+        return self._member_call(_ll.CPY_ADD_PEER, peer, timeout, address)
 
-    def add_learner(self, peer: int, timeout: Optional[float] = None) -> Result:
+    def add_learner(self, peer: int, address: Optional[Address] = None,
+                    timeout: Optional[float] = None) -> Result:
         """Adds server ``peer`` as a non-voting learner."""
-        return self._member_call(_ll.CPY_ADD_LEARNER, peer, timeout)
+        return self._member_call(_ll.CPY_ADD_LEARNER, peer, timeout, address)
 
     def promote_learner(self, peer: int, timeout: Optional[float] = None) -> Result:
         """Makes learner ``peer`` a voter once it caught up."""
@@ -652,8 +698,9 @@ class Node:
         thread) and compacts the log; returns its index and term."""
         return self._outcome(self._wait(_ll.CPY_SNAPSHOT, 0, None, timeout))
 
-    def add_peer_async(self, peer: int, timeout: Optional[float] = None) -> "asyncio.Future[Result]":
-        return self._async(_ll.CPY_ADD_PEER, peer, None, timeout)
+    def add_peer_async(self, peer: int, address: Optional[Address] = None,
+                       timeout: Optional[float] = None) -> "asyncio.Future[Result]":
+        return self._async(_ll.CPY_ADD_PEER, peer, _addr(address), timeout)
 
     def remove_peer_async(self, peer: int, timeout: Optional[float] = None) -> "asyncio.Future[Result]":
         return self._async(_ll.CPY_REMOVE, peer, None, timeout)
