@@ -128,7 +128,7 @@ INSTALL      ?= install
 # Debian packages the build and the tests need (`make deps`).
 
 DEPS_PKGS := gcc g++ make binutils libc6-dev pkg-config check libsubunit-dev \
-             clang valgrind libffi-dev abigail-tools libclang-rt-14-dev llvm-14
+             clang valgrind libffi-dev abigail-tools libclang-rt-14-dev llvm-14 libclang-dev
 
 # Compilers the header test uses.
 HEADER_CCS  ?= gcc clang
@@ -248,11 +248,12 @@ deps:
 #   python-test      the Python binding, as a wheel in a fresh virtualenv
 #                    (bindings/python/tests, mk/python.mk)
 #   fuzz-replay      every fuzz corpus and kept crash input once (mk/fuzz.mk)
+#   rust-test        the Rust binding: cargo test + clippy (mk/rust.mk)
 #   unit             the unit tests (tests/unit)
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
-                storage-test python-test fuzz-replay unit
+                storage-test python-test fuzz-replay rust-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
@@ -400,6 +401,7 @@ help:
 	@echo '  make valgrind    unit tests under valgrind'
 	@echo '  make tsan        tests/integration under TSan (build-tsan/)'
 	@echo '  make bench       build and run tests/bench/bench_*'
+	@echo '  make rust-test   bindings/rust: cargo test + clippy (rust-asan, rust-example, rust-bench)'
 	@echo '  make abi-dump / abi-check   libabigail baseline in abi/'
 	@echo '  make install / uninstall    PREFIX LIBDIR INCLUDEDIR PKGCONFIGDIR DESTDIR'
 	@echo '  make deps        install missing Debian packages'
