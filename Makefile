@@ -412,7 +412,7 @@ FORCE:
 # One fragment per concern, each listed here: a fragment that is not
 # listed is an error rather than a suite that silently does not run.
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
-                mk/storage.mk mk/python.mk mk/fuzz.mk
+                mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)

@@ -1,10 +1,10 @@
 # mk/rust.mk: the Rust binding (bindings/rust, a cargo workspace).
 #
 # Included by the top-level Makefile; uses its variables (BUILD, MAKE,
-# SAN_FLAGS, ...). cargo finds libcraft through pkg-config: these rules
-# install libcraft into a staging root under the build directory and point
-# PKG_CONFIG_PATH and LD_LIBRARY_PATH at it, so nothing outside the
-# repository is touched. Cargo's own build output goes to
+# asan_make of mk/sanitize.mk, ...). cargo finds libcraft through
+# pkg-config: these rules install libcraft into a staging root under the
+# build directory and point PKG_CONFIG_PATH and LD_LIBRARY_PATH at it, so
+# nothing outside the repository is touched. Cargo's own build output goes to
 # build/rust-target (one target directory whatever BUILD is, so a second
 # BUILD, e.g. the clang pass, reuses the compiled dependencies).
 #
@@ -63,10 +63,7 @@ rust-test: rust-check-cargo rust-stage
 # the Rust test harness exits with threads and allocations alive.
 RUST_ASAN_PRELOAD = $(shell $(CC) -print-file-name=libasan.so):$(shell $(CC) -print-file-name=libubsan.so)
 rust-asan: rust-check-cargo
-	@$(MAKE) --no-print-directory BUILD=build-asan \
-		EXTRA_CFLAGS='$(SAN_FLAGS) $(EXTRA_CFLAGS)' \
-		EXTRA_LDFLAGS='$(SAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
-		rust-stage rust-asan-run
+	@$(call asan_make,rust-stage rust-asan-run)
 
 rust-asan-run:
 	@log='$(abspath $(BUILD))/rust/asan.log'; rcf="$$log.rc"; \

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::ffi::{RawHub, RawMemStorage, StorageArg, TransportArg};
+use crate::ffi::{FileOptions, RawFileStorage, RawHub, RawMemStorage, StorageArg, TransportArg};
 
 /// A storage for [`NodeBuilder::storage`](crate::NodeBuilder::storage):
 /// made from a battery with `.into()`.
@@ -32,6 +32,15 @@ impl MemStorage {
     /// An empty storage.
     pub fn new() -> Result<MemStorage, Error> {
         Ok(MemStorage(Arc::new(RawMemStorage::new()?)))
+    }
+
+    /// Simulates a power loss: forgets every write since the last sync and
+    /// fails every later write with [`Error::Io`] until
+    /// [`fail_writes(None)`](MemStorage::fail_writes). Drop the node,
+    /// clear the failure and build a new node from this storage: a
+    /// restart after the crash.
+    pub fn crash(&self) -> Result<(), Error> {
+        self.0.crash()
     }
 
     /// Makes every later write fail with `error` (to test a node's
@@ -128,5 +137,124 @@ impl From<&Hub> for TransportConfig {
 impl From<Hub> for TransportConfig {
     fn from(hub: Hub) -> TransportConfig {
         TransportConfig(TransportArg::Hub(hub.0, 0))
+    }
+}
+
+/// How a [`FileStorage`] makes writes durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `write()`, then `fdatasync()` at each sync (the default).
+    Fdatasync,
+    /// Files opened `O_DSYNC`.
+    Dsync,
+    /// Log segments opened `O_DIRECT | O_DSYNC` (not on tmpfs).
+    Direct,
+    /// No sync at all: a power loss loses acknowledged writes and breaks
+    /// Raft's safety. Never in production; for tests and benchmarks.
+    NoneUnsafeForTests,
+}
+
+/// The library's file storage (`craft_file_storage`): a node's durable
+/// state in a data directory (checksummed segmented log, two-slot hard
+/// state, atomic snapshot files, torn-tail recovery; see
+/// `include/craft/storage.h`). The directory is locked while open: one
+/// node at a time. Clones share the open storage; it is closed with the
+/// last clone and the last node using it. To restart a node, build a new
+/// one from the same `FileStorage`, or drop everything and open the
+/// directory again.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("craft-doc-{}", std::process::id()));
+/// let fs = craft::FileStorage::open(&dir)?;
+/// drop(fs);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), craft::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct FileStorage(pub(crate) Arc<RawFileStorage>);
+
+impl FileStorage {
+    /// Opens (creating it when missing) the data directory `dir` with the
+    /// default options, and recovers its state.
+    ///
+    /// Errors as [`Error::Create`] with the library's message:
+    /// `Busy` (another storage holds the directory), `Corrupt` (damage
+    /// that is not a torn tail), `State` (another node's directory),
+    /// `Version`, `Io`.
+    pub fn open(dir: impl AsRef<std::path::Path>) -> Result<FileStorage, Error> {
+        FileStorage::options().open(dir)
+    }
+
+    /// Options for [`FileStorageOptions::open`].
+    pub fn options() -> FileStorageOptions {
+        FileStorageOptions(FileOptions {
+            trace_level: crate::trace::c_level(),
+            ..FileOptions::default()
+        })
+    }
+
+    /// The storage's last detailed error message ("" when none).
+    pub fn last_error(&self) -> String {
+        self.0.errmsg()
+    }
+}
+
+/// Options of a [`FileStorage`]; [`FileStorage::options`] makes one.
+#[derive(Debug, Clone)]
+pub struct FileStorageOptions(FileOptions);
+
+impl FileStorageOptions {
+    /// How writes are made durable (default [`SyncMode::Fdatasync`]).
+    pub fn sync_mode(mut self, mode: SyncMode) -> Self {
+        self.0.sync_mode = Some(match mode {
+            SyncMode::Fdatasync => 1,
+            SyncMode::Dsync => 2,
+            SyncMode::Direct => 3,
+            SyncMode::NoneUnsafeForTests => 4,
+        });
+        self
+    }
+
+    /// Size of a log segment file (4 KiB .. 1 GiB; default 64 MiB).
+    pub fn segment_bytes(mut self, n: u64) -> Self {
+        self.0.segment_bytes = Some(n);
+        self
+    }
+
+    /// Reserve each segment's whole size when created (default on).
+    pub fn preallocate(mut self, on: bool) -> Self {
+        self.0.preallocate = Some(on);
+        self
+    }
+
+    /// Cluster and node ids written into a new directory and checked on
+    /// every open (0: do not check).
+    pub fn ids(mut self, cluster_id: u64, node_id: u64) -> Self {
+        self.0.cluster_id = Some(cluster_id);
+        self.0.node_id = Some(node_id);
+        self
+    }
+
+    /// Opens the data directory `dir`; see [`FileStorage::open`].
+    pub fn open(self, dir: impl AsRef<std::path::Path>) -> Result<FileStorage, Error> {
+        match RawFileStorage::open(dir.as_ref(), &self.0) {
+            Ok(raw) => Ok(FileStorage(Arc::new(raw))),
+            Err((code, message)) => Err(Error::Create {
+                code: Box::new(code),
+                message,
+            }),
+        }
+    }
+}
+
+impl From<FileStorage> for StorageConfig {
+    fn from(fs: FileStorage) -> StorageConfig {
+        StorageConfig(StorageArg::File(fs.0))
+    }
+}
+
+impl From<&FileStorage> for StorageConfig {
+    fn from(fs: &FileStorage) -> StorageConfig {
+        StorageConfig(StorageArg::File(fs.0.clone()))
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct NodeConfig {
     pub peer_queue_messages: Option<u32>,
     pub peer_queue_bytes: Option<u64>,
     pub max_pending: Option<u32>,
+    pub wait_leader: Option<bool>,
+    pub wait_room: Option<bool>,
     pub election_ticks: Option<u32>,
     pub heartbeat_ticks: Option<u32>,
     pub pre_vote: Option<bool>,
@@ -68,6 +70,8 @@ impl NodeConfig {
         set(&mut o.peer_queue_messages, self.peer_queue_messages);
         set(&mut o.peer_queue_bytes, self.peer_queue_bytes);
         set(&mut o.max_pending, self.max_pending);
+        set(&mut o.wait_leader, self.wait_leader.map(u32::from));
+        set(&mut o.wait_room, self.wait_room.map(u32::from));
     }
 }
 
@@ -256,6 +260,23 @@ impl NodeBuilder {
     /// [`Error::Busy`] (default 65536).
     pub fn max_pending(mut self, n: u32) -> Self {
         self.cfg.max_pending = Some(n);
+        self
+    }
+
+    /// Proposals and reads made while no leader is known (an election is
+    /// going on) wait for one until their deadline instead of failing at
+    /// once with [`Error::NotLeader`]. Default off.
+    pub fn wait_leader(mut self, on: bool) -> Self {
+        self.cfg.wait_leader = Some(on);
+        self
+    }
+
+    /// Proposals made while `max_pending` are pending block until there
+    /// is room (or their deadline: [`Error::TimedOut`]) instead of failing
+    /// at once with [`Error::Busy`]; `propose_async` then blocks the
+    /// calling thread while the node is full. Default off.
+    pub fn wait_room(mut self, on: bool) -> Self {
+        self.cfg.wait_room = Some(on);
         self
     }
 

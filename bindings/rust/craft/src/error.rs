@@ -79,8 +79,8 @@ pub enum Error {
     Canceled,
     /// A code this binding does not know (a newer library).
     Other(i32),
-    /// Creating a node failed: `code` is the error, `message` the
-    /// library's detailed message when it gave one.
+    /// Creating a node or opening a storage failed: `code` is the error,
+    /// `message` the library's detailed message when it gave one.
     Create {
         /// What went wrong.
         code: Box<Error>,

@@ -611,6 +611,7 @@ unsafe extern "C" fn complete_cb(ctx: *mut c_void, res: *const sys::craft_result
 /// Which storage a node is created with.
 pub(crate) enum StorageArg {
     Mem(Arc<RawMemStorage>),
+    File(Arc<RawFileStorage>),
     User(Box<dyn Storage>),
 }
 
@@ -699,6 +700,12 @@ impl RawNode {
                 // node below); st was initialised.
                 check(unsafe { sys::craft_mem_storage_ops(ms.0.as_ptr(), &mut st) })?;
                 keep.push(Box::new(ms));
+            }
+            StorageArg::File(fs) => {
+                // SAFETY: fs is a live file storage (kept alive by the
+                // node below, closed only after the node is freed).
+                check(unsafe { sys::craft_file_storage_ops(fs.0.as_ptr(), &mut st) })?;
+                keep.push(Box::new(fs));
             }
             StorageArg::User(s) => {
                 let ctx = Owned::new(StorageCtx(s));
@@ -1081,6 +1088,11 @@ impl RawMemStorage {
         NonNull::new(p).map(RawMemStorage).ok_or(Error::NoMemory)
     }
 
+    pub(crate) fn crash(&self) -> Result<(), Error> {
+        // SAFETY: live, thread-safe.
+        check(unsafe { sys::craft_mem_storage_crash(self.0.as_ptr()) })
+    }
+
     pub(crate) fn fail(&self, code: i32) -> Result<(), Error> {
         // SAFETY: live, thread-safe.
         check(unsafe { sys::craft_mem_storage_fail(self.0.as_ptr(), code) })
@@ -1160,5 +1172,99 @@ impl Drop for RawHub {
     fn drop(&mut self) {
         // SAFETY: no node sends through it any more (each holds an Arc).
         unsafe { sys::craft_hub_free(self.0.as_ptr()) }
+    }
+}
+
+/// Options of a file storage, as the safe side gives them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FileOptions {
+    pub sync_mode: Option<u32>,
+    pub segment_bytes: Option<u64>,
+    pub cluster_id: Option<u64>,
+    pub node_id: Option<u64>,
+    pub preallocate: Option<bool>,
+    pub trace_level: i32,
+}
+
+/// An open craft_file_storage.
+pub(crate) struct RawFileStorage(NonNull<sys::craft_file_storage>);
+
+// SAFETY: open, close and errmsg may be called from any thread and the
+// methods are serialized by the storage's lock (storage.h); it is closed
+// only in Drop, once no node uses it (nodes keep an Arc).
+unsafe impl Send for RawFileStorage {}
+unsafe impl Sync for RawFileStorage {}
+
+impl RawFileStorage {
+    /// craft_file_storage_open; Err carries the code and the message.
+    pub(crate) fn open(
+        dir: &std::path::Path,
+        o: &FileOptions,
+    ) -> Result<RawFileStorage, (Error, String)> {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+            (
+                Error::InvalidArgument,
+                "the path holds a NUL byte".to_string(),
+            )
+        })?;
+        let mut opts: sys::craft_file_storage_options = zeroed();
+        let mut errbuf = vec![0u8; 1024];
+        // SAFETY: fills a struct we own.
+        check(unsafe { sys::craft_file_storage_options_init(&mut opts) })
+            .map_err(|e| (e, String::new()))?;
+        if let Some(v) = o.sync_mode {
+            opts.sync_mode = v;
+        }
+        if let Some(v) = o.segment_bytes {
+            opts.segment_bytes = v;
+        }
+        if let Some(v) = o.cluster_id {
+            opts.cluster_id = v;
+        }
+        if let Some(v) = o.node_id {
+            opts.node_id = v;
+        }
+        if let Some(v) = o.preallocate {
+            opts.preallocate = c_int::from(v);
+        }
+        if o.trace_level > 0 {
+            opts.trace = Some(trace_cb);
+            opts.trace_level = o.trace_level;
+        }
+        opts.errbuf = errbuf.as_mut_ptr().cast();
+        opts.errbuf_size = errbuf.len();
+        let mut p = std::ptr::null_mut();
+        // SAFETY: dir and opts (with errbuf) are valid for the call; the
+        // trace callback needs no user pointer.
+        let rc = unsafe { sys::craft_file_storage_open(dir.as_ptr(), &opts, &mut p) };
+        match NonNull::new(p) {
+            Some(p) if rc == 0 => Ok(RawFileStorage(p)),
+            _ => {
+                let end = errbuf.iter().position(|&b| b == 0).unwrap_or(errbuf.len());
+                let msg = String::from_utf8_lossy(&errbuf[..end]).into_owned();
+                Err((
+                    Error::from_code(if rc == 0 { sys::CRAFT_ENOMEM } else { rc }, 0),
+                    msg,
+                ))
+            }
+        }
+    }
+
+    pub(crate) fn errmsg(&self) -> String {
+        let mut buf = vec![0u8; 1024];
+        // SAFETY: live; buf is ours.
+        let n = unsafe {
+            sys::craft_file_storage_errmsg(self.0.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        };
+        buf.truncate(n.min(buf.len() - 1));
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl Drop for RawFileStorage {
+    fn drop(&mut self) {
+        // SAFETY: no node uses it any more (each holds an Arc to it).
+        unsafe { sys::craft_file_storage_close(self.0.as_ptr()) }
     }
 }

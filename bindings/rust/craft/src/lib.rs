@@ -4,7 +4,7 @@
 //! A [`Node`] is one Raft server: the C runtime's driver thread steps the
 //! engine and does the I/O through a storage and a transport, its apply
 //! thread feeds committed entries to your [`StateMachine`]. Build one with
-//! a [`NodeBuilder`]; give it a storage ([`MemStorage`], or your own
+//! a [`NodeBuilder`]; give it a storage ([`FileStorage`], [`MemStorage`], or your own
 //! [`Storage`]) and a transport ([`Hub`] in one process, or your own
 //! [`Transport`]).
 //!
@@ -91,7 +91,9 @@ mod trace;
 mod traits;
 mod types;
 
-pub use batteries::{Hub, MemStorage, StorageConfig, TransportConfig};
+pub use batteries::{
+    FileStorage, FileStorageOptions, Hub, MemStorage, StorageConfig, SyncMode, TransportConfig,
+};
 pub use builder::NodeBuilder;
 pub use error::{BoxError, Error};
 pub use ffi::Loader;
