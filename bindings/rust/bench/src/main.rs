@@ -4,7 +4,7 @@
 //! same run on the same tokio runtime. Payloads of 16 bytes; each task
 //! proposes one entry and awaits its commit + apply, in a loop.
 //!
-//!   cargo run --release [-- --seconds S] [--tasks 1,64,256] [--threads N]
+//!   cargo run --release [-- --seconds S] [--tasks 1,64,256] [--threads N] [--rounds R]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -92,6 +92,42 @@ where
     (c1 - c0) as f64 / dt
 }
 
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// craft: a fresh 3-node cluster; `n` tasks propose to the leader.
+fn craft_point(rt: &tokio::runtime::Runtime, n: usize, secs: f64) -> f64 {
+    let (hub, nodes) = craft_cluster();
+    let leader = nodes.iter().find(|n| n.is_leader()).unwrap().clone();
+    let ops = rt.block_on(drive(n, secs, move || {
+        let p = leader.propose_async(&PAYLOAD, Duration::from_secs(10));
+        async move { p.await.is_ok() }
+    }));
+    drop(nodes);
+    drop(hub);
+    ops
+}
+
+/// openraft: a fresh 3-node cluster; `n` tasks client_write to node 1.
+fn openraft_point(rt: &tokio::runtime::Runtime, n: usize, secs: f64) -> f64 {
+    rt.block_on(async {
+        let (router, rafts) = openraft_mem::cluster().await;
+        let leader = rafts[0].clone();
+        let ops = drive(n, secs, move || {
+            let l = leader.clone();
+            async move { l.client_write(PAYLOAD.to_vec()).await.is_ok() }
+        })
+        .await;
+        for r in &rafts {
+            let _ = r.shutdown().await;
+        }
+        router.0.lock().unwrap().clear();
+        ops
+    })
+}
+
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter()
         .position(|a| a == name)
@@ -106,40 +142,34 @@ fn main() {
     let tasks: Vec<usize> = arg::<String>(&args, "--tasks")
         .map(|s| s.split(',').filter_map(|t| t.parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 64, 256]);
+    let rounds: usize = arg(&args, "--rounds").unwrap_or(3).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .build()
         .unwrap();
     let (v, _) = craft::library_version();
-    println!("propose throughput, 3 nodes in one process, in-memory, {}-byte payloads,", PAYLOAD.len());
-    println!("{secs} s per point, tokio with {threads} worker threads; craft {v} vs openraft 0.9.25");
-    println!("{:>6}  {:>12}  {:>12}  {:>7}", "tasks", "craft ops/s", "openraft", "ratio");
+    println!(
+        "propose throughput, 3 nodes in one process, in-memory, {}-byte payloads,",
+        PAYLOAD.len()
+    );
+    println!(
+        "median of {rounds} rounds of {secs} s, tokio with {threads} worker threads; craft {v} vs openraft 0.9.25"
+    );
+    println!(
+        "{:>6}  {:>12}  {:>12}  {:>7}",
+        "tasks", "craft ops/s", "openraft", "ratio"
+    );
     for &n in &tasks {
-        // craft: a fresh cluster per point.
-        let (hub, nodes) = craft_cluster();
-        let leader = nodes.iter().find(|n| n.is_leader()).unwrap().clone();
-        let craft_ops = rt.block_on(drive(n, secs, move || {
-            let p = leader.propose_async(&PAYLOAD, Duration::from_secs(10));
-            async move { p.await.is_ok() }
-        }));
-        drop(nodes);
-        drop(hub);
-
-        let openraft_ops = rt.block_on(async {
-            let (router, rafts) = openraft_mem::cluster().await;
-            let leader = rafts[0].clone();
-            let ops = drive(n, secs, move || {
-                let l = leader.clone();
-                async move { l.client_write(PAYLOAD.to_vec()).await.is_ok() }
-            })
-            .await;
-            for r in &rafts {
-                let _ = r.shutdown().await;
-            }
-            router.0.lock().unwrap().clear();
-            ops
-        });
+        // Rounds alternate craft and openraft, each on a fresh cluster,
+        // so load from elsewhere hits both alike; the median is reported.
+        let mut c = Vec::new();
+        let mut o = Vec::new();
+        for _ in 0..rounds {
+            c.push(craft_point(&rt, n, secs));
+            o.push(openraft_point(&rt, n, secs));
+        }
+        let (craft_ops, openraft_ops) = (median(&mut c), median(&mut o));
         println!(
             "{n:>6}  {craft_ops:>12.0}  {openraft_ops:>12.0}  {:>6.2}x",
             craft_ops / openraft_ops.max(1.0)

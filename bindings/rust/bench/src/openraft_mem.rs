@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError};
 use openraft::network::RPCOption;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
-    Entry, EntryPayload, LogId, RaftLogReader, RaftNetwork, RaftNetworkFactory, RaftSnapshotBuilder, SnapshotMeta,
-    StorageError, StoredMembership, Vote,
+    Entry, EntryPayload, LogId, RaftLogReader, RaftNetwork, RaftNetworkFactory,
+    RaftSnapshotBuilder, SnapshotMeta, StorageError, StoredMembership, Vote,
 };
 
 openraft::declare_raft_types!(
@@ -58,7 +58,12 @@ impl RaftLogStorage<Cfg> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<Cfg>, StorageError<u64>> {
         let l = self.0.lock().unwrap();
-        let last = l.log.values().next_back().map(|e| e.log_id).or(l.last_purged);
+        let last = l
+            .log
+            .values()
+            .next_back()
+            .map(|e| e.log_id)
+            .or(l.last_purged);
         Ok(LogState {
             last_purged_log_id: l.last_purged,
             last_log_id: last,
@@ -87,7 +92,11 @@ impl RaftLogStorage<Cfg> for LogStore {
         Ok(self.0.lock().unwrap().committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<Cfg>) -> Result<(), StorageError<u64>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<Cfg>,
+    ) -> Result<(), StorageError<u64>>
     where
         I: IntoIterator<Item = Entry<Cfg>> + Send,
         I::IntoIter: Send,
@@ -152,7 +161,9 @@ impl RaftSnapshotBuilder<Cfg> for StateMachine {
 impl RaftStateMachine<Cfg> for StateMachine {
     type SnapshotBuilder = StateMachine;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId<u64>>, StoredMembership<u64, ()>), StorageError<u64>> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, ()>), StorageError<u64>> {
         let s = self.0.lock().unwrap();
         Ok((s.last_applied, s.membership.clone()))
     }
@@ -169,7 +180,9 @@ impl RaftStateMachine<Cfg> for StateMachine {
             match e.payload {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(d) => s.sum += d.len() as u64,
-                EntryPayload::Membership(m) => s.membership = StoredMembership::new(Some(e.log_id), m),
+                EntryPayload::Membership(m) => {
+                    s.membership = StoredMembership::new(Some(e.log_id), m)
+                }
             }
             out.push(());
         }
@@ -180,7 +193,9 @@ impl RaftStateMachine<Cfg> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -191,7 +206,10 @@ impl RaftStateMachine<Cfg> for StateMachine {
     ) -> Result<(), StorageError<u64>> {
         let data = snapshot.into_inner();
         let mut s = self.0.lock().unwrap();
-        s.sum = data.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap())).unwrap_or(0);
+        s.sum = data
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .unwrap_or(0);
         s.last_applied = meta.last_log_id;
         s.membership = meta.last_membership.clone();
         s.snapshot = Some((meta.clone(), data));
@@ -219,7 +237,13 @@ pub struct Conn {
 
 impl Conn {
     fn raft(&self) -> Raft {
-        self.router.0.lock().unwrap().get(&self.target).cloned().expect("target is up")
+        self.router
+            .0
+            .lock()
+            .unwrap()
+            .get(&self.target)
+            .cloned()
+            .expect("target is up")
     }
 }
 
@@ -250,7 +274,8 @@ impl RaftNetwork<Cfg> for Conn {
         &mut self,
         rpc: InstallSnapshotRequest<Cfg>,
         _o: RPCOption,
-    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, (), RaftError<u64, InstallSnapshotError>>> {
+    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, (), RaftError<u64, InstallSnapshotError>>>
+    {
         self.raft()
             .install_snapshot(rpc)
             .await
@@ -275,9 +300,15 @@ pub async fn cluster() -> (Router, Vec<Raft>) {
     let router = Router::default();
     let mut rafts = Vec::new();
     for id in 1..=3u64 {
-        let r = Raft::new(id, config.clone(), router.clone(), LogStore::default(), StateMachine::default())
-            .await
-            .unwrap();
+        let r = Raft::new(
+            id,
+            config.clone(),
+            router.clone(),
+            LogStore::default(),
+            StateMachine::default(),
+        )
+        .await
+        .unwrap();
         router.0.lock().unwrap().insert(id, r.clone());
         rafts.push(r);
     }
