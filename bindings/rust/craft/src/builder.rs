@@ -109,6 +109,7 @@ pub struct NodeBuilder {
     storage: Option<StorageArg>,
     transport: Option<TransportArg>,
     bootstrap: Option<Vec<u64>>,
+    bootstrap_at: Option<Vec<(u64, String)>>,
 }
 
 impl NodeBuilder {
@@ -123,6 +124,7 @@ impl NodeBuilder {
             storage: None,
             transport: None,
             bootstrap: None,
+            bootstrap_at: None,
         }
     }
 
@@ -160,6 +162,15 @@ impl NodeBuilder {
     /// leader.
     pub fn bootstrap(mut self, voters: &[u64]) -> Self {
         self.bootstrap = Some(voters.to_vec());
+        self
+    }
+
+    /// Like [`bootstrap`](Self::bootstrap), with each voter's address
+    /// (e.g. `"127.0.0.1:7001"`, at most 255 bytes) stored in the first
+    /// configuration, where transports that follow the membership (TCP)
+    /// find their peers.
+    pub fn bootstrap_at(mut self, members: &[(u64, &str)]) -> Self {
+        self.bootstrap_at = Some(members.iter().map(|(id, a)| (*id, a.to_string())).collect());
         self
     }
 
@@ -336,8 +347,13 @@ impl NodeBuilder {
         }
         // From here on dropping `node` detaches and frees everything.
         let node = Node::new(raw, fsm, hub.map(|h| (h, cfg.id)));
-        if let Some(ids) = &self.bootstrap {
-            match node.raw().bootstrap(ids) {
+        let founded = match (&self.bootstrap_at, &self.bootstrap) {
+            (Some(m), _) => Some(node.raw().bootstrap_addr(m)),
+            (None, Some(ids)) => Some(node.raw().bootstrap(ids)),
+            (None, None) => None,
+        };
+        if let Some(r) = founded {
+            match r {
                 Ok(()) | Err(Error::State) => {} // State: it loaded state
                 Err(e) => return Err(e),
             }

@@ -622,13 +622,17 @@ pub(crate) enum TransportArg {
 }
 
 /// Kinds of membership change.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Change {
     AddPeer,
     AddLearner,
     Promote,
     Remove,
     Transfer,
+    /// add_peer with an address.
+    AddPeerAt(String),
+    /// add_learner with an address.
+    AddLearnerAt(String),
 }
 
 /// Everything a node owns apart from the C object, released after it.
@@ -911,14 +915,32 @@ impl RawNode {
     ) -> Result<(), Error> {
         let t = timeout_ms(timeout);
         self.submit(job, |n, cb, ctx| {
-            // SAFETY: as in propose.
+            // SAFETY: as in propose; an address is copied.
             unsafe {
-                match what {
+                match &what {
                     Change::AddPeer => sys::craft_node_add_peer(n, peer, t, cb, ctx),
                     Change::AddLearner => sys::craft_node_add_learner(n, peer, t, cb, ctx),
                     Change::Promote => sys::craft_node_promote_learner(n, peer, t, cb, ctx),
                     Change::Remove => sys::craft_node_remove_peer(n, peer, t, cb, ctx),
                     Change::Transfer => sys::craft_node_transfer_leadership(n, peer, t, cb, ctx),
+                    Change::AddPeerAt(a) => sys::craft_node_add_peer_addr(
+                        n,
+                        peer,
+                        a.as_ptr().cast(),
+                        a.len(),
+                        t,
+                        cb,
+                        ctx,
+                    ),
+                    Change::AddLearnerAt(a) => sys::craft_node_add_learner_addr(
+                        n,
+                        peer,
+                        a.as_ptr().cast(),
+                        a.len(),
+                        t,
+                        cb,
+                        ctx,
+                    ),
                 }
             }
         })
@@ -938,10 +960,53 @@ impl RawNode {
 
     pub(crate) fn status(&self) -> Result<Status, Error> {
         let mut st: *mut sys::craft_status = std::ptr::null_mut();
-        // SAFETY: a live node; st receives a status we own and free below;
-        // the accessors read it.
+        // SAFETY: a live node; st receives a status we own, read and
+        // freed by take_status.
         unsafe {
             check(sys::craft_node_status(self.p(), &mut st))?;
+            Self::take_status(st)
+        }
+    }
+
+    /// The published membership and its version (no wait for the driver).
+    pub(crate) fn membership(&self) -> Result<(Status, u64), Error> {
+        let mut st: *mut sys::craft_status = std::ptr::null_mut();
+        let mut version = 0u64;
+        // SAFETY: as in status.
+        unsafe {
+            check(sys::craft_node_membership(self.p(), &mut st, &mut version))?;
+            Ok((Self::take_status(st)?, version))
+        }
+    }
+
+    pub(crate) fn membership_version(&self) -> u64 {
+        // SAFETY: a live node; an atomic read.
+        unsafe { sys::craft_node_membership_version(self.p()) }
+    }
+
+    /// craft_node_bootstrap_addr. Builder only, as bootstrap.
+    pub(crate) fn bootstrap_addr(&self, members: &[(u64, String)]) -> Result<(), Error> {
+        let ids: Vec<u64> = members.iter().map(|m| m.0).collect();
+        let addrs: Vec<sys::craft_buf> = members
+            .iter()
+            .map(|m| sys::craft_buf {
+                base: m.1.as_ptr().cast(),
+                len: m.1.len(),
+            })
+            .collect();
+        // SAFETY: a live node; ids and addrs (pointing into members) are
+        // read during the call and copied.
+        check(unsafe {
+            sys::craft_node_bootstrap_addr(self.p(), ids.as_ptr(), addrs.as_ptr(), ids.len())
+        })
+    }
+
+    /// Reads a status into its Rust copy and frees it.
+    ///
+    /// # Safety
+    /// `st` is NULL or a status the caller owns; it is freed here.
+    unsafe fn take_status(st: *mut sys::craft_status) -> Result<Status, Error> {
+        {
             if st.is_null() {
                 return Err(Error::NoMemory);
             }
@@ -952,11 +1017,20 @@ impl RawNode {
                 if sys::craft_status_member(st, k, &mut id, &mut role, &mut m, &mut nx, &mut ps)
                     == 0
                 {
+                    let (mut a, mut alen) = (std::ptr::null::<c_void>(), 0usize);
+                    let address = if sys::craft_status_member_addr(st, k, &mut a, &mut alen) == 0
+                        && alen > 0
+                    {
+                        Some(String::from_utf8_lossy(bytes(a, alen)).into_owned())
+                    } else {
+                        None
+                    };
                     members.push(Member {
                         id,
                         role: MemberRole::from_c(role),
                         match_index: m,
                         next_index: nx,
+                        address,
                     });
                 }
             }

@@ -288,6 +288,44 @@ impl<S: StateMachine> Node<S> {
         }
     }
 
+    /// [`add_peer`](Node::add_peer) with the new server's address (at
+    /// most 255 bytes, e.g. `"127.0.0.1:7004"`), stored with it in the
+    /// membership for transports that follow it.
+    pub fn add_peer_at(
+        &self,
+        peer: u64,
+        address: &str,
+        timeout: Duration,
+    ) -> Result<Receipt, Error> {
+        self.change(Change::AddPeerAt(address.to_string()), peer, timeout)
+            .wait()
+    }
+
+    /// [`add_learner`](Node::add_learner) with the new server's address.
+    pub fn add_learner_at(
+        &self,
+        peer: u64,
+        address: &str,
+        timeout: Duration,
+    ) -> Result<Receipt, Error> {
+        self.change(Change::AddLearnerAt(address.to_string()), peer, timeout)
+            .wait()
+    }
+
+    /// The node's current membership (members with roles and addresses;
+    /// progress, commit, last and snapshot fields 0) and its version,
+    /// without waiting for the driver: callable anywhere, also inside a
+    /// callback.
+    pub fn membership(&self) -> Result<(Status, u64), Error> {
+        self.raw.membership()
+    }
+
+    /// A number that grows with every membership change (0: no
+    /// membership yet). Cheap to poll.
+    pub fn membership_version(&self) -> u64 {
+        self.raw.membership_version()
+    }
+
     fn change(&self, what: Change, peer: u64, timeout: Duration) -> Pending<Receipt> {
         Pending::start(|tx| self.raw.change(what, peer, timeout, send_job(tx, receipt)))
     }

@@ -73,7 +73,7 @@ impl MemberRole {
 }
 
 /// A member of the configuration, as [`Status`] reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// Its id.
     pub id: u64,
@@ -83,6 +83,10 @@ pub struct Member {
     pub match_index: u64,
     /// On a leader: the next index to send it (else 0).
     pub next_index: u64,
+    /// Its address in the membership, when it was given one
+    /// ([`NodeBuilder::bootstrap_at`](crate::NodeBuilder::bootstrap_at),
+    /// [`Node::add_peer_at`](crate::Node::add_peer_at)).
+    pub address: Option<String>,
 }
 
 /// A consistent copy of a node's state ([`Node::status`](crate::Node::status)).
