@@ -249,11 +249,12 @@ deps:
 #                    (bindings/python/tests, mk/python.mk)
 #   fuzz-replay      every fuzz corpus and kept crash input once (mk/fuzz.mk)
 #   rust-test        the Rust binding: cargo test + clippy (mk/rust.mk)
+#   go-test          the Go binding: go vet, go test -race (bindings/go, mk/go.mk)
 #   unit             the unit tests (tests/unit)
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
-                storage-test python-test fuzz-replay rust-test unit
+                storage-test python-test fuzz-replay rust-test go-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
@@ -402,6 +403,8 @@ help:
 	@echo '  make tsan        tests/integration under TSan (build-tsan/)'
 	@echo '  make bench       build and run tests/bench/bench_*'
 	@echo '  make rust-test   bindings/rust: cargo test + clippy (rust-asan, rust-example, rust-bench)'
+	@echo '  make go-test     Go binding: go vet, go test -race (bindings/go)'
+	@echo '  make go-bench    Go binding: Propose ops/s next to hashicorp raft'
 	@echo '  make abi-dump / abi-check   libabigail baseline in abi/'
 	@echo '  make install / uninstall    PREFIX LIBDIR INCLUDEDIR PKGCONFIGDIR DESTDIR'
 	@echo '  make deps        install missing Debian packages'
@@ -412,7 +415,7 @@ FORCE:
 # One fragment per concern, each listed here: a fragment that is not
 # listed is an error rather than a suite that silently does not run.
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
-                mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk
+                mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk mk/go.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)

@@ -1,0 +1,3 @@
+module craft
+
+go 1.22
