@@ -62,10 +62,19 @@ LIB_CFLAGS := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden \
               -DCRAFT_BUILDING $(EXTRA_CFLAGS)
 DEPFLAGS := -MMD -MP
 
+# Checked builds (src/util/assert.h): CRAFT_CHECKED turns CRAFT_ASSERT
+# on. The library is compiled twice: as released (libcraft.so,
+# libcraft.a: assertions compiled out) and checked ($(BUILD)/checked/
+# libcraft.a), which every program that tests it links: the unit, runtime
+# and simulator tests and craft-sim. Benchmarks and the demo link the
+# release archive.
+CHECKED_CFLAGS = $(LIB_CFLAGS) -DCRAFT_CHECKED
+
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
-TEST_CFLAGS  = $(BASE_CFLAGS) -Itests/unit $(CFLAGS) $(CHECK_CFLAGS) \
-               $(EXTRA_CFLAGS)
+TEST_CFLAGS  = $(BASE_CFLAGS) -Itests/unit -DCRAFT_CHECKED $(CFLAGS) \
+               $(CHECK_CFLAGS) $(EXTRA_CFLAGS)
+BENCH_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 MAPFILE   := abi/libcraft.map
 ABI_BASELINE := abi/libcraft.abi
@@ -92,17 +101,21 @@ UNIT_SRCS  ?= $(wildcard tests/unit/test_*.c)
 BENCH_SRCS ?= $(wildcard tests/bench/bench_*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CHECKED_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/checked/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
-TEST_SRCS := $(UNIT_SRCS) $(BENCH_SRCS)
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+TEST_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
 
 LIB_SO     := $(BUILD)/libcraft.so.$(VERSION)
 LIB_SONAME := $(BUILD)/$(SONAME)
 LIB_DEVSO  := $(BUILD)/libcraft.so
 LIB_A      := $(BUILD)/libcraft.a
+CHECKED_LIB_A := $(BUILD)/checked/libcraft.a
 SIM_A      := $(if $(SIM_SRCS),$(BUILD)/libcraft-sim.a)
 TOOLS      := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
+# Tools that run the simulator are checked builds.
+CHECKED_TOOLS := $(filter $(BUILD)/craft-sim,$(TOOLS))
 UNIT_TESTS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/%,$(BENCH_SRCS))
 
@@ -143,10 +156,11 @@ TEST_ENV     ?=
 # ---------------------------------------------------------------------------
 # Build.
 
-.PHONY: all lib tools sim tests benches
+.PHONY: all lib checked tools sim tests benches
 all: lib tools
 
 lib: $(LIB_SO) $(LIB_SONAME) $(LIB_DEVSO) $(LIB_A)
+checked: $(CHECKED_LIB_A)
 sim: $(SIM_A)
 tools: $(TOOLS)
 tests: $(UNIT_TESTS)
@@ -160,15 +174,31 @@ $(OBJS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(OBJS_NOW)' | cmp -s - $@ || echo '$(OBJS_NOW)' > $@
 
-$(LIB_OBJS) $(SIM_OBJS) $(TOOL_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
+$(LIB_OBJS) $(TOOL_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# The simulator only ever runs checked engines.
+$(CHECKED_LIB_OBJS): $(BUILD)/checked/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $< (checked)')
+	$(Q)$(CC) $(CHECKED_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(SIM_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CHECKED_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(TEST_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BENCH_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(BENCH_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(LIB_SO): $(LIB_OBJS) $(MAPFILE) $(OBJS_STAMP)
 	@$(if $(Q),echo '  LD      $@')
@@ -185,28 +215,38 @@ $(LIB_A): $(LIB_OBJS) $(OBJS_STAMP)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
 
+$(CHECKED_LIB_A): $(CHECKED_LIB_OBJS) $(OBJS_STAMP)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $(CHECKED_LIB_OBJS)
+
 $(BUILD)/libcraft-sim.a: $(SIM_OBJS) $(OBJS_STAMP)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $(SIM_OBJS)
 
 # Programs link the static archives, so they can reach internal symbols.
-$(TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(SIM_A) $(LIB_A)
+$(filter-out $(CHECKED_TOOLS),$(TOOLS)): $(BUILD)/%: $(BUILD)/src/tools/%.o \
+		$(LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_A) $(LIB_A) $(PROG_LIBS)
+		$< $(LIB_A) $(PROG_LIBS)
 
-$(UNIT_TESTS): $(BUILD)/%: $(BUILD)/%.o $(SIM_A) $(LIB_A)
+$(CHECKED_TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(SIM_A) $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_A) $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(SIM_A) $(CHECKED_LIB_A) $(PROG_LIBS)
 
-$(BENCHES): $(BUILD)/%: $(BUILD)/tests/bench/%.o $(SIM_A) $(LIB_A)
+$(UNIT_TESTS): $(BUILD)/%: $(BUILD)/%.o $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_A) $(LIB_A) $(PROG_LIBS)
+		$< $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
 
--include $(LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
-         $(TEST_OBJS:.o=.d)
+$(BENCHES): $(BUILD)/%: $(BUILD)/tests/bench/%.o $(LIB_A)
+	@$(if $(Q),echo '  LD      $@')
+	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
+		$< $(LIB_A) $(PROG_LIBS)
+
+-include $(LIB_OBJS:.o=.d) $(CHECKED_LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d) \
+         $(TOOL_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)
 
 # ---------------------------------------------------------------------------
 # Set-up: install missing Debian packages. Fast when nothing is missing.

@@ -1,7 +1,7 @@
 # mk/integration.mk: the runtime's tests (tests/integration/test_*.c).
 #
-# Each is a Check program linked against libcraft.a only: the runtime
-# needs nothing else. They run under `make check`; mk/sanitize.mk runs
+# Each is a Check program linked against the checked libcraft.a only: the
+# runtime needs nothing else. They run under `make check`; mk/sanitize.mk runs
 # them under TSan, ASan + UBSan and valgrind.
 #
 #   make integration-test      build $(BUILD)/node/test_* and run them
@@ -18,10 +18,10 @@ $(BUILD)/node/test_%.o: tests/integration/test_%.c $(FLAGS_STAMP)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(NODE_TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(NODE_TESTS): $(BUILD)/node/%: $(BUILD)/node/%.o $(LIB_A)
+$(NODE_TESTS): $(BUILD)/node/%: $(BUILD)/node/%.o $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
 
 -include $(NODE_TESTS:%=%.d)
 

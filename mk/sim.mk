@@ -21,7 +21,10 @@
 #
 # The planted-bug build: every library and simulator object compiled
 # again with -DCRAFT_PLANTED_BUGS into $(BUILD)-bugs/ (never part of a
-# release build), with its own craft-sim and the planted_bugs test.
+# release build). Unlike every other simulator build it is not checked
+# (no CRAFT_CHECKED): the planted bugs break the engine's invariants on
+# purpose, and the simulator's own checks, not CRAFT_ASSERT, must find
+# them. It has its own craft-sim and the planted_bugs test.
 
 
 SIM_TEST_SRCS := $(wildcard tests/sim/test_*.c)
@@ -49,7 +52,8 @@ $(SIM_BUGS_LIB_OBJS) $(SIM_BUGS_SIM_OBJS) $(SIM_BUGS_BUILD)/src/tools/craft-sim.
 $(SIM_BUGS_BUILD)/sim/planted_bugs.o: tests/sim/planted_bugs.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $< (planted bugs)')
-	$(Q)$(CC) $(SIM_TEST_CFLAGS) -DCRAFT_PLANTED_BUGS $(DEPFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(filter-out -DCRAFT_CHECKED,$(SIM_TEST_CFLAGS)) \
+		-DCRAFT_PLANTED_BUGS $(DEPFLAGS) -c -o $@ $<
 
 $(SIM_BUGS_LIB_A): $(SIM_BUGS_LIB_OBJS)
 	@$(if $(Q),echo '  AR      $@')
@@ -77,10 +81,10 @@ $(BUILD)/sim/test_%.o: tests/sim/test_%.c $(FLAGS_STAMP)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(SIM_TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(SIM_TESTS): $(BUILD)/sim/%: $(BUILD)/sim/%.o $(SIM_A) $(LIB_A)
+$(SIM_TESTS): $(BUILD)/sim/%: $(BUILD)/sim/%.o $(SIM_A) $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_A) $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(SIM_A) $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
 
 -include $(SIM_TESTS:%=%.d) $(SIM_BUGS_TEST).d \
          $(SIM_BUGS_LIB_OBJS:.o=.d) $(SIM_BUGS_SIM_OBJS:.o=.d) \

@@ -91,6 +91,7 @@
 #include "codec/conf.h"
 #include "codec/crc32c.h"
 #include "codec/le.h"
+#include "util/assert.h"
 
 #define FRAME_MIN 9u    /* length + version + crc: common to all versions */
 #define MSG_HEADER 32u  /* through term */
@@ -282,6 +283,8 @@ size_t craft_msg_encode(const struct craft_msg *m, uint8_t *buf)
     } else if (l->payload == PAYLOAD_SNAPSHOT) {
         p = put_snapshot(p, m);
     }
+    /* The size function and the writer agree on every layout. */
+    CRAFT_ASSERT(p == buf + size - MSG_TRAILER);
     craft_put_u32(p, craft_crc32c(0, buf, size - MSG_TRAILER));
     return size;
 }
@@ -584,6 +587,7 @@ size_t craft_entry_record_encode(uint64_t index, const struct craft_entry *e,
     p = craft_put_u64(p, index);
     p = craft_put_u64(p, e->term);
     p = put_bytes(p, e->data, e->len);
+    CRAFT_ASSERT(p == buf + size - 4);
     craft_put_u32(p, craft_crc32c(0, buf, size - 4));
     return size;
 }

@@ -50,6 +50,9 @@ void craft_actions_clear(struct craft_actions *a)
 
 struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
 {
+    /* Room is reserved before the step changes anything (step.c), so a
+     * push cannot fail. */
+    CRAFT_ASSERT(a->n < a->cap);
     struct craft_action *x = &a->v[a->n++];
     /* The profile showed zeroing the whole action (with its message) per
      * push dominating small steps: clear the fixed part only. */

@@ -11,6 +11,7 @@
 #include "codec/message.h"
 #include "engine/log.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 
 struct craft_action {
     uint32_t type;

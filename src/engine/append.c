@@ -39,6 +39,7 @@ static void ack(struct craft_engine *e, uint64_t to, uint64_t index)
 static void follow_commit(struct craft_engine *e, uint64_t leader_commit,
                           uint64_t matched)
 {
+    CRAFT_ASSERT(matched <= craft_log_last(&e->log));
     uint64_t c = leader_commit < matched ? leader_commit : matched;
     if (c > e->commit) {
         craft_commit_to(e, c);
@@ -47,6 +48,8 @@ static void follow_commit(struct craft_engine *e, uint64_t leader_commit,
 
 void craft_on_append(struct craft_engine *e, const struct craft_msg *m)
 {
+    /* dispatch (step.c): only a follower of m's term gets here. */
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_FOLLOWER && m->term == e->term);
     craft_set_leader(e, m->from);
     e->election_elapsed = 0;
 
@@ -94,6 +97,7 @@ void craft_on_append(struct craft_engine *e, const struct craft_msg *m)
 
 void craft_on_heartbeat(struct craft_engine *e, const struct craft_msg *m)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_FOLLOWER && m->term == e->term);
     craft_set_leader(e, m->from);
     e->election_elapsed = 0;
     /* The leader sends min(match, commit), so this never commits an entry

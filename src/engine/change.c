@@ -30,6 +30,10 @@ static void change_result(struct craft_engine *e, uint64_t id, int status,
 /* Appends c as a CONFIG entry and replicates it. */
 static uint64_t append_conf(struct craft_engine *e, const struct craft_conf *c)
 {
+    /* One change at a time, after an entry of our term committed
+     * (thesis §4.1). */
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER && e->conf_index <= e->commit);
+    CRAFT_ASSERT(craft_log_term(&e->log, e->commit) == e->term);
     uint8_t buf[CRAFT_CONF_MAX_BYTES];
     size_t len = craft_conf_encode(c, buf);
     craft_append_entry(e, e->term, CRAFT_ENTRY_CONFIG, buf, (uint32_t)len);
@@ -105,6 +109,8 @@ static int validate(struct craft_engine *e, uint32_t type, uint64_t peer)
 void craft_on_change(struct craft_engine *e, uint32_t type, uint64_t id,
                      uint64_t peer, const void *addr, size_t addr_len)
 {
+    CRAFT_ASSERT(type == CRAFT_EVENT_ADD_PEER || type == CRAFT_EVENT_ADD_LEARNER ||
+                 type == CRAFT_EVENT_PROMOTE || type == CRAFT_EVENT_REMOVE);
     int rv = validate(e, type, peer);
     if (rv != CRAFT_OK) {
         change_result(e, id, rv, 0);

@@ -13,6 +13,7 @@
  */
 void craft_maybe_commit(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     uint64_t m[CRAFT_MAX_MEMBERS];
     uint32_t n = 0;
     for (uint32_t k = 0; k < e->conf.n; k++) {
@@ -43,6 +44,8 @@ void craft_maybe_commit(struct craft_engine *e)
 
 void craft_commit_to(struct craft_engine *e, uint64_t index)
 {
+    /* The commit index only grows, and only over entries we hold. */
+    CRAFT_ASSERT(index > e->commit && index <= craft_log_last(&e->log));
     e->commit = index;
     e->apply_pending = 1;
 }
@@ -51,6 +54,7 @@ void craft_commit_to(struct craft_engine *e, uint64_t index)
  * the end of a step, after the storage actions. */
 void craft_flush_apply(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->out != NULL);
     if (!e->apply_pending) {
         return;
     }

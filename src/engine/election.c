@@ -26,6 +26,7 @@ static void check_quorum(struct craft_engine *e)
 
 static void tick_leader(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     e->heartbeat_elapsed++;
     e->election_elapsed++;
     if (e->election_elapsed >= e->opts.election_ticks) {
@@ -48,6 +49,7 @@ static void tick_leader(struct craft_engine *e)
 
 void craft_tick(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->out != NULL);
     e->ticks++;
     if (e->role == CRAFT_ROLE_LEADER) {
         tick_leader(e);
@@ -71,6 +73,7 @@ void craft_tick(struct craft_engine *e)
  */
 void craft_campaign(struct craft_engine *e, int pre, uint32_t flags)
 {
+    CRAFT_ASSERT(e->role != CRAFT_ROLE_LEADER && craft_electable(e, NULL));
     uint32_t type;
     uint64_t term;
     if (e->term == UINT64_MAX) {

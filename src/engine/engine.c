@@ -279,7 +279,7 @@ int craft_engine_progress(const craft_engine *e, uint64_t peer,
         *next = self ? craft_log_last(&e->log) + 1 : p->next;
     }
     if (state != NULL) {
-        *state = self ? CRAFT_PROGRESS_REPLICATE : (int)p->state;
+        *state = self ? CRAFT_PROGRESS_STATE_REPLICATE : (int)p->state;
     }
     return CRAFT_OK;
 }

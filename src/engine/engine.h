@@ -190,6 +190,9 @@ struct craft_msg *craft_send(struct craft_engine *e, uint32_t type,
                              uint64_t to);
 struct craft_msg *craft_send_independent(struct craft_engine *e,
                                          uint32_t type, uint64_t to);
+/* An independent APPEND carrying log entries first..first+count-1. */
+struct craft_msg *craft_send_entries(struct craft_engine *e, uint64_t to,
+                                     uint64_t first, uint64_t count);
 void craft_emit_role_change(struct craft_engine *e);
 
 /* ---- election.c ---- */
@@ -268,6 +271,14 @@ void craft_on_snapshot(struct craft_engine *e, const struct craft_msg *m);
 /* ---- step.c ---- */
 int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
                    struct craft_actions *out);
+
+/* ---- check.c ---- */
+/* Asserts the engine's invariants (checked builds; see util/assert.h). */
+#ifdef CRAFT_CHECKED
+void craft_engine_check(const struct craft_engine *e);
+#else
+#define craft_engine_check(e) ((void)(e))
+#endif
 
 /* Actions a step can produce at most, reserved before anything changes so
  * that a step cannot fail half-way. */

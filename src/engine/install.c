@@ -24,6 +24,7 @@ static void reply(struct craft_engine *e, const struct craft_msg *m,
 /* Makes the received snapshot the base of the log. */
 static void install(struct craft_engine *e, const struct craft_msg *m)
 {
+    CRAFT_ASSERT(m->index > e->commit); /* craft_on_snapshot answered */
     struct craft_conf c;
     craft_conf_decode(m->conf, m->conf_len, &c); /* checked in step.c */
 
@@ -65,6 +66,7 @@ static void install(struct craft_engine *e, const struct craft_msg *m)
 
 void craft_on_snapshot(struct craft_engine *e, const struct craft_msg *m)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_FOLLOWER && m->term == e->term);
     craft_set_leader(e, m->from);
     e->election_elapsed = 0;
 

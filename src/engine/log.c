@@ -112,6 +112,10 @@ void craft_log_append(const struct craft_alloc *a, struct craft_log *l,
                       uint32_t len)
 {
     (void)a;
+    /* craft_log_reserve made room: appending cannot fail. */
+    CRAFT_ASSERT(l->start + l->n < l->cap);
+    CRAFT_ASSERT(len == 0 ||
+                 (l->cur != NULL && l->cur->size - l->cur->used >= len));
     struct craft_entry *e = &l->e[l->start + l->n];
     e->term = term;
     e->type = type;

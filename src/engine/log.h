@@ -14,6 +14,7 @@
 
 #include "codec/message.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 
 /* Default arena block size; a larger payload gets a block of its own. */
 #define CRAFT_ARENA_BLOCK (256u * 1024u)
@@ -52,6 +53,7 @@ static inline uint64_t craft_log_last(const struct craft_log *l)
 static inline const struct craft_entry *craft_log_get(const struct craft_log *l,
                                                       uint64_t i)
 {
+    CRAFT_ASSERT(i > l->snap_index && i <= l->snap_index + l->n);
     return &l->e[l->start + (size_t)(i - l->snap_index - 1)];
 }
 

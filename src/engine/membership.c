@@ -39,6 +39,7 @@ void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
     uint32_t cap = e->opts.max_inflight;
     memcpy(old, e->prs, sizeof(old));
 
+    CRAFT_ASSERT(craft_conf_check(c) == CRAFT_OK);
     for (uint32_t k = 0; k < c->n; k++) {
         struct craft_progress *p = &e->prs[k];
         uint64_t *ring = e->inflight_buf + (size_t)k * cap;
@@ -47,16 +48,14 @@ void craft_conf_set(struct craft_engine *e, const struct craft_conf *c,
             continue; /* same slot: untouched */
         }
         memset(p, 0, sizeof(*p));
-        p->inflight = ring;
-        p->in_cap = cap;
+        /* A member that stays keeps its known match; flow control
+         * restarts in PROBE rather than copying a ring another slot may
+         * overwrite. */
+        craft_progress_init(p, ring, cap, j >= 0 ? old[j].match : 0,
+                            craft_log_last(&e->log) + 1);
         if (j >= 0) {
-            /* Keep the known match; restart flow control in PROBE rather
-             * than copying a ring another slot may overwrite. */
-            p->match = old[j].match;
             p->recent_active = old[j].recent_active;
         }
-        craft_progress_reset(p, CRAFT_PROGRESS_PROBE,
-                             craft_log_last(&e->log) + 1);
     }
     e->conf = *c;
     e->conf_index = index;
@@ -105,6 +104,8 @@ int craft_electable(const struct craft_engine *e, struct craft_conf *out)
 
 void craft_conf_on_append(struct craft_engine *e, uint64_t index)
 {
+    CRAFT_ASSERT(index > e->log.snap_index &&
+                 index <= craft_log_last(&e->log));
     const struct craft_entry *en = craft_log_get(&e->log, index);
     struct craft_conf c;
     /* Entries reach the log only after their CONFIG payload decoded (a

@@ -18,6 +18,9 @@ void craft_mark_hard_state(struct craft_engine *e)
 void craft_append_entry(struct craft_engine *e, uint64_t term, uint32_t type,
                         const void *data, uint32_t len)
 {
+    /* Terms never go down along the log, nor past ours. */
+    CRAFT_ASSERT(e->out != NULL && term <= e->term &&
+                 term >= craft_log_last_term(&e->log));
     craft_log_append(&e->alloc, &e->log, term, type, data, len);
     uint64_t index = craft_log_last(&e->log);
     if (e->unstable == 0) {
@@ -30,6 +33,10 @@ void craft_append_entry(struct craft_engine *e, uint64_t term, uint32_t type,
 
 void craft_truncate_from(struct craft_engine *e, uint64_t index)
 {
+    /* Committed entries are never removed (Leader Completeness, §5.4),
+     * and a leader never removes its own (§5.3). */
+    CRAFT_ASSERT(index > e->commit && index > e->log.snap_index);
+    CRAFT_ASSERT(e->role != CRAFT_ROLE_LEADER);
     if (index > craft_log_last(&e->log)) {
         return;
     }

@@ -6,6 +6,7 @@
 
 void craft_on_propose(struct craft_engine *e, const craft_event *ev)
 {
+    CRAFT_ASSERT(ev->nbufs > 0 && ev->nbufs <= CRAFT_MAX_PROPOSALS);
     if (e->role != CRAFT_ROLE_LEADER) {
         struct craft_action *x =
             craft_actions_push(e->out, CRAFT_ACTION_PROPOSE_RESULT);

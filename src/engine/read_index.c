@@ -73,6 +73,7 @@ static int round_in_flight(const struct craft_engine *e)
 
 static void leader_read(struct craft_engine *e, uint64_t id, uint64_t from)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     struct craft_read r = {id, e->commit, 0, from};
     if (craft_log_term(&e->log, e->commit) != e->term) {
         answer(e, &r, CRAFT_ENOTREADY, 0);
@@ -87,6 +88,7 @@ static void leader_read(struct craft_engine *e, uint64_t id, uint64_t from)
         return;
     }
     /* Room was reserved in the step prologue. */
+    CRAFT_ASSERT(e->n_reads < e->cap_reads);
     r.round = e->read_round + 1;
     e->reads[e->n_reads++] = r;
     if (!round_in_flight(e)) {
@@ -139,6 +141,7 @@ void craft_on_read_index_resp(struct craft_engine *e,
 /* Called when a heartbeat answer raised some peer's read_ack. */
 void craft_reads_on_ack(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     uint64_t acks[CRAFT_MAX_MEMBERS];
     uint32_t n = 0;
     for (uint32_t k = 0; k < e->conf.n; k++) {
@@ -192,6 +195,7 @@ void craft_reads_on_ack(struct craft_engine *e)
  * otherwise heartbeats carry the latest round for reads still waiting. */
 void craft_reads_heartbeat_tick(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     if (e->opts.lease_reads) {
         e->read_round++;
         e->round_tick[e->read_round % 16] = e->ticks;

@@ -6,26 +6,6 @@
  */
 #include "engine/engine.h"
 
-#include <stddef.h>
-
-static struct craft_action *action_of(struct craft_msg *m)
-{
-    return (struct craft_action *)(void *)((char *)m -
-                                           offsetof(struct craft_action, msg));
-}
-
-static int paused(const struct craft_progress *p)
-{
-    switch (p->state) {
-    case CRAFT_PROGRESS_PROBE:
-        return p->probe_sent;
-    case CRAFT_PROGRESS_REPLICATE:
-        return craft_progress_full(p);
-    default:
-        return 1;
-    }
-}
-
 /* How many entries from `from` fit in one message: at least one, then as
  * many as stay within max_msg_bytes. */
 static uint64_t batch_len(const struct craft_engine *e, uint64_t from,
@@ -50,6 +30,7 @@ static int send_one(struct craft_engine *e, int slot, int allow_empty)
     struct craft_progress *p = &e->prs[slot];
     uint64_t last = craft_log_last(&e->log);
     uint64_t prev = p->next - 1;
+    CRAFT_ASSERT(!craft_progress_is_paused(p) && prev <= last);
     if (prev < e->log.snap_index) {
         /* The entries this peer needs are compacted: it needs a snapshot
          * (§7). */
@@ -61,37 +42,28 @@ static int send_one(struct craft_engine *e, int slot, int allow_empty)
         return 0;
     }
     struct craft_msg *m =
-        craft_send_independent(e, CRAFT_MSG_APPEND, e->conf.m[slot].id);
+        craft_send_entries(e, e->conf.m[slot].id, p->next, n);
     m->index = prev;
     m->log_term = craft_log_term(&e->log, prev);
     m->commit = e->commit;
-    if (n > 0) {
-        struct craft_action *x = action_of(m);
-        x->index = p->next;
-        x->count = n;
-    }
-    if (p->state == CRAFT_PROGRESS_REPLICATE) {
-        /* Optimistic: assume it arrives, keep streaming. */
-        p->next += n;
-        craft_progress_inflight_add(p, prev + n);
-    } else {
-        p->probe_sent = 1;
-    }
+    craft_progress_sent_entries(p, n);
     return 1;
 }
 
 void craft_send_append(struct craft_engine *e, int slot, int allow_empty)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
+    CRAFT_ASSERT(slot >= 0 && (uint32_t)slot < e->conf.n);
     struct craft_progress *p = &e->prs[slot];
     if (e->conf.m[slot].id == e->id) {
         return;
     }
-    while (!paused(p)) {
+    while (!craft_progress_is_paused(p)) {
         if (!send_one(e, slot, allow_empty)) {
             return;
         }
         allow_empty = 0;
-        if (p->state != CRAFT_PROGRESS_REPLICATE ||
+        if (p->state != CRAFT_PROGRESS_STATE_REPLICATE ||
             p->next > craft_log_last(&e->log)) {
             return;
         }
@@ -100,6 +72,7 @@ void craft_send_append(struct craft_engine *e, int slot, int allow_empty)
 
 void craft_broadcast_append(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     for (uint32_t k = 0; k < e->conf.n; k++) {
         craft_send_append(e, (int)k, 1);
     }
@@ -107,6 +80,7 @@ void craft_broadcast_append(struct craft_engine *e)
 
 void craft_broadcast_heartbeat(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     for (uint32_t k = 0; k < e->conf.n; k++) {
         uint64_t id = e->conf.m[k].id;
         if (id == e->id) {
@@ -141,36 +115,22 @@ static uint64_t conflict_probe(const struct craft_engine *e, uint64_t index,
 static void on_reject(struct craft_engine *e, int slot,
                       const struct craft_msg *m)
 {
-    struct craft_progress *p = &e->prs[slot];
-    if (p->state == CRAFT_PROGRESS_REPLICATE) {
-        if (m->index <= p->match) {
-            return; /* stale */
-        }
-        craft_progress_reset(p, CRAFT_PROGRESS_PROBE, p->match + 1);
-    } else if (m->index != p->next - 1) {
-        return; /* stale: answers a probe we no longer wait for */
+    if (m->index > craft_log_last(&e->log)) {
+        return; /* cannot be refused what we never sent */
     }
     uint64_t hint = m->hint_index;
     if (m->hint_term > 0) {
         hint = conflict_probe(e, m->hint_index, m->hint_term);
     }
-    uint64_t next = hint + 1;
-    if (next > m->index) {
-        next = m->index;
+    /* A stale refusal answers an append we no longer wait for. */
+    if (craft_progress_maybe_decr_to(&e->prs[slot], m->index, hint + 1)) {
+        craft_send_append(e, slot, 1);
     }
-    if (next < p->match + 1) {
-        next = p->match + 1;
-    }
-    if (next < 1) {
-        next = 1;
-    }
-    p->next = next;
-    p->probe_sent = 0;
-    craft_send_append(e, slot, 1);
 }
 
 void craft_on_append_resp(struct craft_engine *e, const struct craft_msg *m)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER && m->term == e->term);
     int slot = craft_conf_index_of(e, m->from);
     if (slot < 0) {
         return;
@@ -184,20 +144,12 @@ void craft_on_append_resp(struct craft_engine *e, const struct craft_msg *m)
     if (m->index > craft_log_last(&e->log)) {
         return; /* cannot acknowledge what we never sent */
     }
-    int updated = 0;
-    if (m->index > p->match) {
-        p->match = m->index;
-        updated = 1;
-    }
-    if (p->next < m->index + 1) {
-        p->next = m->index + 1;
-    }
-    p->probe_sent = 0;
-    if (p->state == CRAFT_PROGRESS_PROBE) {
+    int updated = craft_progress_maybe_update(p, m->index);
+    if (p->state == CRAFT_PROGRESS_STATE_PROBE) {
         /* The logs match up to index: switch to streaming. */
-        craft_progress_reset(p, CRAFT_PROGRESS_REPLICATE, p->match + 1);
-    } else if (p->state == CRAFT_PROGRESS_REPLICATE) {
-        craft_progress_inflight_free(p, m->index);
+        craft_progress_become_replicate(p);
+    } else if (p->state == CRAFT_PROGRESS_STATE_REPLICATE) {
+        craft_progress_acked(p, m->index);
     }
     if (updated) {
         craft_maybe_commit(e);
@@ -213,6 +165,7 @@ void craft_on_append_resp(struct craft_engine *e, const struct craft_msg *m)
 void craft_on_heartbeat_resp(struct craft_engine *e,
                              const struct craft_msg *m)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER && m->term == e->term);
     int slot = craft_conf_index_of(e, m->from);
     if (slot < 0) {
         return;
@@ -223,19 +176,12 @@ void craft_on_heartbeat_resp(struct craft_engine *e,
         p->read_ack = m->ctx;
         craft_reads_on_ack(e);
     }
-    if (p->state == CRAFT_PROGRESS_SNAPSHOT) {
+    if (p->state == CRAFT_PROGRESS_STATE_SNAPSHOT) {
         return; /* appends wait for the snapshot (snapshot.c resends) */
     }
     /* A heartbeat answer unblocks a probe whose append may have been
      * lost, and restarts a stalled pipeline. */
-    p->probe_sent = 0;
-    if (p->state == CRAFT_PROGRESS_REPLICATE && craft_progress_full(p)) {
-        /* Free one slot, not the window: a follower that answers
-         * heartbeats but is slow with appends gets one more message per
-         * heartbeat, so max_inflight still bounds what piles up. */
-        p->in_head = (p->in_head + 1) % p->in_cap;
-        p->in_count--;
-    }
+    craft_progress_heartbeat_resp(p);
     if (p->match < craft_log_last(&e->log)) {
         craft_send_append(e, slot, 1);
     }

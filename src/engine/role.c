@@ -7,6 +7,7 @@
 
 void craft_emit_role_change(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->out != NULL);
     struct craft_action *x =
         craft_actions_push(e->out, CRAFT_ACTION_ROLE_CHANGE);
     x->role = e->role;
@@ -16,6 +17,7 @@ void craft_emit_role_change(struct craft_engine *e)
 
 void craft_set_leader(struct craft_engine *e, uint64_t leader)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_FOLLOWER && leader != e->id);
     if (e->leader != leader) {
         e->leader = leader;
         craft_emit_role_change(e);
@@ -48,6 +50,7 @@ static void leave_leadership(struct craft_engine *e)
 void craft_become_follower(struct craft_engine *e, uint64_t term,
                            uint64_t leader)
 {
+    CRAFT_ASSERT(term >= e->term && leader != e->id);
     leave_leadership(e);
     int changed = e->role != CRAFT_ROLE_FOLLOWER || e->leader != leader ||
                   e->term != term;
@@ -69,6 +72,7 @@ void craft_become_follower(struct craft_engine *e, uint64_t term,
  * its term, so a server that cannot win never disrupts the cluster. */
 void craft_become_pre_candidate(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role != CRAFT_ROLE_LEADER && craft_electable(e, NULL));
     e->role = CRAFT_ROLE_PRE_CANDIDATE;
     e->leader = CRAFT_NONE;
     reset_votes(e);
@@ -79,6 +83,7 @@ void craft_become_pre_candidate(struct craft_engine *e)
 /* §5.2: increment currentTerm, vote for self, reset the election timer. */
 void craft_become_candidate(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role != CRAFT_ROLE_LEADER && craft_electable(e, NULL));
     e->term++;
     e->vote = e->id;
     craft_mark_hard_state(e);
@@ -97,6 +102,7 @@ void craft_become_candidate(struct craft_engine *e)
  */
 void craft_become_leader(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_CANDIDATE && e->vote == e->id);
     e->role = CRAFT_ROLE_LEADER;
     e->leader = e->id;
     e->n_reads = 0;
@@ -110,8 +116,7 @@ void craft_become_leader(struct craft_engine *e)
     uint64_t next = craft_log_last(&e->log) + 1;
     for (uint32_t k = 0; k < e->conf.n; k++) {
         struct craft_progress *p = &e->prs[k];
-        craft_progress_reset(p, CRAFT_PROGRESS_PROBE, next);
-        p->match = 0;
+        craft_progress_init(p, p->inflight, p->in_cap, 0, next);
         p->recent_active = 1;
         p->read_ack = 0;
     }

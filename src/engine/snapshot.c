@@ -51,6 +51,7 @@ void craft_conf_at_index(const struct craft_engine *e, uint64_t index,
 /* The snapshot policy: ask for a snapshot once enough was applied. */
 void craft_snapshot_policy(struct craft_engine *e, uint64_t from, uint64_t to)
 {
+    CRAFT_ASSERT(from <= to && to <= e->applied);
     e->since_snap_entries += to - from + 1;
     if (e->opts.snapshot_bytes > 0) {
         e->since_snap_bytes += craft_log_bytes(&e->log, from, to);
@@ -118,6 +119,7 @@ int craft_on_snapshot_taken(struct craft_engine *e, uint64_t index,
 static void read_chunk(struct craft_engine *e, int slot)
 {
     struct craft_progress *p = &e->prs[slot];
+    CRAFT_ASSERT(p->state == CRAFT_PROGRESS_STATE_SNAPSHOT);
     struct craft_action *x =
         craft_actions_push(e->out, CRAFT_ACTION_SNAPSHOT_READ);
     x->peer = e->conf.m[slot].id;
@@ -131,11 +133,10 @@ static void read_chunk(struct craft_engine *e, int slot)
 /* The peer needs entries we compacted: send it our newest snapshot. */
 void craft_snapshot_start(struct craft_engine *e, int slot)
 {
-    struct craft_progress *p = &e->prs[slot];
-    p->state = CRAFT_PROGRESS_SNAPSHOT;
-    p->snap_index = e->snapshot_index;
-    p->snap_offset = 0;
-    p->in_count = 0;
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
+    CRAFT_ASSERT(e->snapshot_index >= e->log.snap_index &&
+                 e->snapshot_index > 0);
+    craft_progress_become_snapshot(&e->prs[slot], e->snapshot_index);
     read_chunk(e, slot);
 }
 
@@ -146,7 +147,7 @@ void craft_on_snapshot_chunk(struct craft_engine *e, const craft_event *ev)
         return;
     }
     struct craft_progress *p = &e->prs[slot];
-    if (p->state != CRAFT_PROGRESS_SNAPSHOT || !p->snap_reading ||
+    if (p->state != CRAFT_PROGRESS_STATE_SNAPSHOT || !p->snap_reading ||
         ev->index != p->snap_index || ev->offset != p->snap_offset) {
         return; /* stale answer */
     }
@@ -180,21 +181,21 @@ void craft_on_snapshot_chunk(struct craft_engine *e, const craft_event *ev)
 
 void craft_on_snapshot_resp(struct craft_engine *e, const struct craft_msg *m)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     int slot = craft_conf_index_of(e, m->from);
     if (slot < 0) {
         return;
     }
     struct craft_progress *p = &e->prs[slot];
     p->recent_active = 1;
-    if (p->state != CRAFT_PROGRESS_SNAPSHOT || m->index != p->snap_index) {
+    if (p->state != CRAFT_PROGRESS_STATE_SNAPSHOT ||
+        m->index != p->snap_index) {
         return;
     }
     if (m->flags & CRAFT_MSG_F_LAST) {
         /* Installed: continue with entries after it (§7). */
-        if (m->index > p->match) {
-            p->match = m->index;
-        }
-        craft_progress_reset(p, CRAFT_PROGRESS_PROBE, p->match + 1);
+        craft_progress_maybe_update(p, m->index);
+        craft_progress_become_probe(p);
         craft_maybe_commit(e);
         if (e->role == CRAFT_ROLE_LEADER) {
             craft_send_append(e, slot, 1);
@@ -213,9 +214,10 @@ void craft_on_snapshot_resp(struct craft_engine *e, const struct craft_msg *m)
  * after half an election timeout of silence. */
 void craft_snapshot_tick(struct craft_engine *e)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
     for (uint32_t k = 0; k < e->conf.n; k++) {
         struct craft_progress *p = &e->prs[k];
-        if (p->state != CRAFT_PROGRESS_SNAPSHOT ||
+        if (p->state != CRAFT_PROGRESS_STATE_SNAPSHOT ||
             e->conf.m[k].id == e->id) {
             continue;
         }

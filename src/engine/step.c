@@ -53,9 +53,11 @@ static int validate_propose(const craft_event *ev, size_t *bytes)
 
 /*
  * Semantic checks of a decoded message that the codec cannot make: it is
- * addressed to us, CONFIG payloads decode and entry terms are sane. (An
- * append can never overwrite a committed entry: craft_on_append only
- * compares entries past its commit index.)
+ * addressed to us, CONFIG payloads decode and entry terms are sane: none
+ * above the message's term, none going down along the entries or below
+ * the term of the entry they follow (Log Matching, §5.3: a leader's log
+ * never has a term go down). (An append can never overwrite a committed
+ * entry: craft_on_append only compares entries past its commit index.)
  */
 static int validate_msg(const struct craft_engine *e,
                         const struct craft_msg *m, size_t *bytes)
@@ -73,7 +75,8 @@ static int validate_msg(const struct craft_engine *e,
                 return rv;
             }
         }
-        if (en->term > m->term || en->term == 0) {
+        if (en->term > m->term || en->term == 0 ||
+            en->term < (k > 0 ? m->entries[k - 1].term : m->log_term)) {
             return CRAFT_EMALFORMED;
         }
         sum += en->len;
@@ -259,6 +262,7 @@ static int prologue(struct craft_engine *e, struct craft_actions *out,
     if (rv != CRAFT_OK) {
         return rv;
     }
+    CRAFT_ASSERT(e->out == NULL); /* steps do not nest */
     craft_actions_clear(out);
     e->out = out;
     e->started = 1;
@@ -271,6 +275,7 @@ static void epilogue(struct craft_engine *e)
     craft_flush_apply(e);
     craft_actions_resolve(e->out, &e->log);
     e->out = NULL;
+    craft_engine_check(e);
 }
 
 int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,

@@ -46,6 +46,8 @@ void craft_transfer_observe_leader(struct craft_engine *e, uint64_t leader)
 /* Sends TimeoutNow once the target holds the leader's whole log. */
 void craft_transfer_progress(struct craft_engine *e, int slot)
 {
+    CRAFT_ASSERT(e->role == CRAFT_ROLE_LEADER);
+    CRAFT_ASSERT(slot >= 0 && (uint32_t)slot < e->conf.n);
     if (e->transfer_target == CRAFT_NONE || e->transfer_sent ||
         e->conf.m[slot].id != e->transfer_target) {
         return;

@@ -17,6 +17,10 @@ static int log_up_to_date(const struct craft_engine *e,
 void craft_on_vote(struct craft_engine *e, const struct craft_msg *m)
 {
     int pre = m->type == CRAFT_MSG_PREVOTE;
+    /* handle_term (step.c): a vote request is of our term by now; a
+     * pre-vote may be for a later one, which it does not enter. */
+    CRAFT_ASSERT(m->type == CRAFT_MSG_VOTE || pre);
+    CRAFT_ASSERT(pre ? m->term >= e->term : m->term == e->term);
     /* A real vote may go to the server we already voted for (a
      * retransmission) or, with no vote and no known leader this term, to
      * anyone. A pre-vote commits to nothing, so any later-term request
@@ -52,6 +56,7 @@ void craft_on_vote(struct craft_engine *e, const struct craft_msg *m)
 void craft_on_vote_resp(struct craft_engine *e, const struct craft_msg *m)
 {
     int pre = m->type == CRAFT_MSG_PREVOTE_RESP;
+    CRAFT_ASSERT(m->type == CRAFT_MSG_VOTE_RESP || pre);
     if ((pre && e->role != CRAFT_ROLE_PRE_CANDIDATE) ||
         (!pre && e->role != CRAFT_ROLE_CANDIDATE)) {
         return;

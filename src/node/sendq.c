@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "util/assert.h"
 
 static struct peerq *peer_of(struct craft_node *n, uint64_t id)
 {
@@ -115,10 +116,13 @@ void nd_send_flush(struct craft_node *n)
             if (q->head == NULL) {
                 q->tail = NULL;
             }
+            CRAFT_ASSERT(q->count > 0 && q->bytes >= m->len);
             q->count--;
             q->bytes -= m->len;
             craft_free(&n->alloc, m);
         }
+        /* The counts describe the queue (they bound it). */
+        CRAFT_ASSERT((q->head == NULL) == (q->count == 0));
         if (q->count == 0) {
             q->full = 0;
         }

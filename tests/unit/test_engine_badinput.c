@@ -798,6 +798,18 @@ START_TEST(step_message_wrong_addressee_or_content)
     /* An entry of term 0. */
     en.term = 0;
     bad_msg(&t, &m, CRAFT_EMALFORMED);
+    /* An entry of a term below the entry it follows: a leader's log never
+     * has a term go down (Log Matching). */
+    en.term = 1;
+    bad_msg(&t, &m, CRAFT_EMALFORMED);
+    /* ... nor going down along the entries. */
+    struct craft_entry two[2] = {{3, CRAFT_ENTRY_NORMAL, 4, p, NULL},
+                                 {2, CRAFT_ENTRY_NORMAL, 4, p, NULL}};
+    m.entries = two;
+    m.n_entries = 2;
+    bad_msg(&t, &m, CRAFT_EMALFORMED);
+    m.entries = &en;
+    m.n_entries = 1;
     /* A CONFIG entry whose membership does not decode. */
     en.term = 3;
     en.type = CRAFT_ENTRY_CONFIG;
