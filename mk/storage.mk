@@ -1,8 +1,8 @@
 # mk/storage.mk: the file storage's tests (tests/storage/).
 #
 # Included by the top-level Makefile; uses its variables (BUILD, CC,
-# TEST_CFLAGS, LIB_A, CHECK_LIBS, SAN_FLAGS, ...). The programs link
-# libcraft.a, so they reach the internal I/O hook (src/storage/io.h) and
+# TEST_CFLAGS, CHECKED_LIB_A, CHECK_LIBS, SAN_FLAGS, ...). The programs
+# link the checked libcraft.a (README.md, "Checked builds"), so they reach the internal I/O hook (src/storage/io.h) and
 # can read what a node loaded.
 #
 #   make storage-test       tests/storage/test_*.c (Check programs): the
@@ -26,10 +26,10 @@ $(BUILD)/storage/test_%.o: tests/storage/test_%.c $(FLAGS_STAMP)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(STORAGE_TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(STORAGE_TESTS): $(BUILD)/storage/%: $(BUILD)/storage/%.o $(LIB_A)
+$(STORAGE_TESTS): $(BUILD)/storage/%: $(BUILD)/storage/%.o $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
 
 -include $(STORAGE_TESTS:=.d)
 
