@@ -1,7 +1,11 @@
 # mk/fuzz.mk: fuzzing with libFuzzer.
 #
 # Included by the top-level Makefile; it uses its variables (BUILD, CC,
-# BASE_CFLAGS, LIB_A, PROG_LIBS, ...).
+# BASE_CFLAGS, CHECKED_LIB_A, PROG_LIBS, ...).
+#
+# Every program here links the checked library (README.md, "Checked
+# builds"): CRAFT_ASSERT must never fire on input, so an assertion the
+# fuzzer reaches is a bug like a crash.
 #
 # Every tests/fuzz/fuzz_NAME.c is one target (LLVMFuzzerTestOneInput),
 # with its seed corpus in tests/fuzz/corpus/NAME/ and every input that
@@ -46,7 +50,8 @@ FUZZ_SAN_COMPILE := -fsanitize=fuzzer-no-link,address,undefined \
                     -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_SAN_LINK    := -fsanitize=fuzzer,address,undefined
 FUZZ_COV_FLAGS   := -fprofile-instr-generate -fcoverage-mapping
-FUZZ_CFLAGS = $(BASE_CFLAGS) -Itests/fuzz $(CFLAGS) $(EXTRA_CFLAGS)
+FUZZ_CFLAGS = $(BASE_CFLAGS) -Itests/fuzz -DCRAFT_CHECKED $(CFLAGS) \
+              $(EXTRA_CFLAGS)
 
 # Which sources each target feeds, for fuzz-coverage.
 FUZZ_COVERS_message := src/codec/message.c
@@ -67,12 +72,12 @@ $(BUILD)/fuzz/%.o: tests/fuzz/%.c $(FLAGS_STAMP)
 	$(Q)$(CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(FUZZ_REPLAYS): $(BUILD)/fuzz/replay-%: $(BUILD)/fuzz/fuzz_%.o \
-		$(BUILD)/fuzz/replay.o $(LIB_A)
+		$(BUILD)/fuzz/replay.o $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
 		$^ $(PROG_LIBS)
 
-$(BUILD)/fuzz/make_seeds: $(BUILD)/fuzz/make_seeds.o $(LIB_A)
+$(BUILD)/fuzz/make_seeds: $(BUILD)/fuzz/make_seeds.o $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
 		$^ $(PROG_LIBS)
@@ -101,7 +106,7 @@ fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
 
 FUZZ_BINS := $(FUZZ_ALL:%=$(BUILD)/fuzz/fuzz-%)
 
-$(FUZZ_BINS): $(BUILD)/fuzz/fuzz-%: $(BUILD)/fuzz/fuzz_%.o $(LIB_A)
+$(FUZZ_BINS): $(BUILD)/fuzz/fuzz-%: $(BUILD)/fuzz/fuzz_%.o $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(FUZZ_SAN_LINK) -o $@ $^ $(PROG_LIBS)
 
