@@ -95,7 +95,7 @@ func TestThreeProcesses(t *testing.T) {
 	}
 	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
 	bin := filepath.Join(t.TempDir(), "kv")
-	if out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goCmd, "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	addrs := freeAddrs(t, 6)
