@@ -65,7 +65,6 @@ struct craft_file_storage {
     uint64_t hs_seq;
     int hs_durable_slot; /* holds the last durable value */
     int hs_written_slot; /* holds the last value written */
-    int hs_dirty;        /* written since the last sync */
     uint64_t term;
     uint64_t vote;
 

@@ -1,11 +1,12 @@
 /*
  * storage/hardstate.c: term and vote in two checksummed slots.
  *
- * A write goes to the slot that does not hold the last durable value, so
- * a torn write (or one lost in a crash) leaves that value readable: after
- * a crash the hard state is the last synced one or one written after it,
- * never garbage and never older. Raft needs exactly that (Figure 2:
- * currentTerm and votedFor persist before the node answers an RPC).
+ * A write goes to the slot that does not hold the last durable value and
+ * is synced before save_hard_state returns, so a torn write (or one lost
+ * in a crash) leaves that value readable: after a crash the hard state is
+ * the last one saved or, if that save was interrupted, the one before;
+ * never garbage. Raft needs exactly that (Figure 2: currentTerm and
+ * votedFor persist before the node answers an RPC).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -146,7 +147,6 @@ int fs_hs_open(craft_file_storage *fs, int create)
     fs->vote = h[slot].vote;
     fs->hs_durable_slot = slot;
     fs->hs_written_slot = slot;
-    fs->hs_dirty = 0;
     /* What was read may be in the page cache only: make it durable. */
     rv = fs_datasync(fs, fd);
     if (rv < 0) {
@@ -169,15 +169,22 @@ int fs_hs_save(craft_file_storage *fs, uint64_t term, uint64_t vote)
     if (rv < 0) {
         return fs_io_fail(fs, 1, "write", FS_HARDSTATE, rv);
     }
+    /* Durable before returning (O_DSYNC does it in the write): entries
+     * of a new term are appended after the term is saved, and page
+     * writeback may put them on disk before any later sync; the term must
+     * be there first, or the log would hold entries of a term the hard
+     * state never reached. Term changes are rare: this costs little. */
+    if (fs->sync_mode != CRAFT_FILE_SYNC_DSYNC &&
+        fs->sync_mode != CRAFT_FILE_SYNC_DIRECT) {
+        rv = fs_datasync(fs, fs->hs_fd);
+        if (rv < 0) {
+            return fs_io_fail(fs, 1, "fdatasync", FS_HARDSTATE, rv);
+        }
+    }
     fs->hs_seq = h.seq;
     fs->term = term;
     fs->vote = vote;
     fs->hs_written_slot = slot;
-    if (fs->sync_mode == CRAFT_FILE_SYNC_DSYNC ||
-        fs->sync_mode == CRAFT_FILE_SYNC_DIRECT) {
-        fs->hs_durable_slot = slot; /* O_DSYNC: durable on return */
-    } else {
-        fs->hs_dirty = 1;
-    }
+    fs->hs_durable_slot = slot;
     return CRAFT_OK;
 }

@@ -459,14 +459,22 @@ int fs_truncate(craft_file_storage *fs, uint64_t index)
     while (fs->segs[k].last < index) {
         k++;
     }
-    int deleted = k + 1 < fs->nsegs;
     uint64_t off = 0;
     rv = offset_of(fs, k, index, &off);
-    if (rv == CRAFT_OK) {
-        rv = delete_from(fs, k + 1);
-    }
     if (rv != CRAFT_OK) {
         return rv;
+    }
+    /* The later segments go first, durably (newest first: a crash in
+     * between leaves a prefix of the log). Cutting segment k first would
+     * let a crash bring them back behind the cut: a gap. */
+    if (k + 1 < fs->nsegs) {
+        rv = delete_from(fs, k + 1);
+        if (rv == CRAFT_OK && (rv = fs_dirsync(fs)) < 0) {
+            rv = fs_io_fail(fs, 1, "fsync", fs->dir, rv);
+        }
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
     }
     /* Cut, and make the cut durable before new records go over it. */
     int fd = fs->tail_fd;
@@ -492,12 +500,6 @@ int fs_truncate(craft_file_storage *fs, uint64_t index)
     }
     if (rv < 0) {
         return fs_io_fail(fs, 1, op, name, rv);
-    }
-    if (deleted) {
-        rv = fs_dirsync(fs);
-        if (rv < 0) {
-            return fs_io_fail(fs, 1, "fsync", fs->dir, rv);
-        }
     }
     fs->segs[k].last = index - 1;
     fs->segs[k].end = off;

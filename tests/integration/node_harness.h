@@ -1,8 +1,16 @@
 /*
  * tests/integration/node_harness.h: clusters of craft_node in one process,
- * over craft_hub with craft_mem_storage, driven only through the public
- * API (craft.h + craft/testing.h). Header-only: every test_*.c is its own
- * Check program (CK_FORK=no under the sanitizers and valgrind).
+ * over craft_hub, driven only through the public API (craft.h +
+ * craft/testing.h). Header-only: every test_*.c is its own Check program
+ * (CK_FORK=no under the sanitizers and valgrind).
+ *
+ * Storage: craft_mem_storage, or with CRAFT_TEST_STORAGE=file the file
+ * storage (craft/storage.h), one directory per node under TMPDIR, closed
+ * at a crash and opened again (recovering) at the restart;
+ * CRAFT_TEST_STORAGE_SYNC=dsync|direct|none picks its sync mode (default
+ * fdatasync). Either way the node's storage goes through a thin wrapper
+ * (struct tstore) that can make writes fail and remembers the latest
+ * snapshot, so tests need not know which storage runs.
  *
  * The state machine (struct tfsm) sums 8-byte little-endian values; apply
  * returns the new count of applied values (8 bytes); a snapshot is
@@ -18,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -251,15 +261,175 @@ static inline int tw_wait(struct twait *w, int timeout_ms)
 
 /* ---- clusters ------------------------------------------------------------ */
 
+/* ---- storage ------------------------------------------------------------ */
+
+/* The storage a node sees: the real one's methods, behind a switch that
+ * makes writes fail (fail-stop tests) and a note of the latest snapshot. */
+struct tstore {
+    craft_storage_ops inner;
+    pthread_mutex_t mu;
+    int fail;
+    uint64_t snap_index;
+};
+
+static inline int ts_failing(struct tstore *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int f = s->fail;
+    pthread_mutex_unlock(&s->mu);
+    return f;
+}
+
+static inline int ts_load(void *user, craft_loader *ld)
+{
+    struct tstore *s = user;
+    return s->inner.load(s->inner.user, ld);
+}
+
+static inline int ts_save_hard_state(void *user, uint64_t term, uint64_t vote)
+{
+    struct tstore *s = user;
+    int f = ts_failing(s);
+    return f != 0 ? f : s->inner.save_hard_state(s->inner.user, term, vote);
+}
+
+static inline int ts_append(void *user, uint64_t index, uint64_t term,
+                            uint32_t type, const void *data, size_t len)
+{
+    struct tstore *s = user;
+    int f = ts_failing(s);
+    return f != 0 ? f
+                  : s->inner.append(s->inner.user, index, term, type, data,
+                                    len);
+}
+
+static inline int ts_truncate(void *user, uint64_t index)
+{
+    struct tstore *s = user;
+    int f = ts_failing(s);
+    return f != 0 ? f : s->inner.truncate(s->inner.user, index);
+}
+
+static inline int ts_sync(void *user)
+{
+    struct tstore *s = user;
+    int f = ts_failing(s);
+    return f != 0 ? f : s->inner.sync(s->inner.user);
+}
+
+static inline int ts_snapshot_write(void *user, uint64_t index,
+                                    uint64_t term, uint64_t offset,
+                                    const void *data, size_t len,
+                                    const void *conf, size_t conf_len,
+                                    uint32_t flags)
+{
+    struct tstore *s = user;
+    int f = ts_failing(s);
+    if (f != 0) {
+        return f;
+    }
+    int rv = s->inner.snapshot_write(s->inner.user, index, term, offset, data,
+                                     len, conf, conf_len, flags);
+    if (rv == CRAFT_OK && (flags & CRAFT_SNAPSHOT_F_LAST) != 0) {
+        pthread_mutex_lock(&s->mu);
+        if (index > s->snap_index) {
+            s->snap_index = index;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rv;
+}
+
+static inline int ts_snapshot_read(void *user, uint64_t index,
+                                   uint64_t offset, void *buf, size_t count,
+                                   size_t *n, int *last)
+{
+    struct tstore *s = user;
+    return s->inner.snapshot_read(s->inner.user, index, offset, buf, count,
+                                  n, last);
+}
+
+/* The table a node gets: s wrapping s->inner. */
+static inline void ts_ops(struct tstore *s, craft_storage_ops *ops)
+{
+    craft_storage_ops_init(ops);
+    ops->user = s;
+    ops->load = ts_load;
+    ops->save_hard_state = ts_save_hard_state;
+    ops->append = ts_append;
+    ops->truncate = ts_truncate;
+    ops->sync = ts_sync;
+    ops->snapshot_write = ts_snapshot_write;
+    ops->snapshot_read = ts_snapshot_read;
+}
+
+/* 1 when CRAFT_TEST_STORAGE=file. */
+static inline int tc_file_storage(void)
+{
+    const char *s = getenv("CRAFT_TEST_STORAGE");
+    return s != NULL && strcmp(s, "file") == 0;
+}
+
+static inline uint32_t tc_file_sync_mode(void)
+{
+    const char *s = getenv("CRAFT_TEST_STORAGE_SYNC");
+    if (s == NULL || s[0] == '\0' || strcmp(s, "fdatasync") == 0) {
+        return CRAFT_FILE_SYNC_FDATASYNC;
+    }
+    if (strcmp(s, "dsync") == 0) {
+        return CRAFT_FILE_SYNC_DSYNC;
+    }
+    if (strcmp(s, "direct") == 0) {
+        return CRAFT_FILE_SYNC_DIRECT;
+    }
+    if (strcmp(s, "none") == 0) {
+        return CRAFT_FILE_SYNC_NONE_UNSAFE_FOR_TESTS;
+    }
+    ck_abort_msg("CRAFT_TEST_STORAGE_SYNC=%s: fdatasync, dsync, direct or "
+                 "none", s);
+    return 0;
+}
+
+static inline void tc_rmrf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            char sub[1024];
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+                continue;
+            }
+            int n = snprintf(sub, sizeof(sub), "%.700s/%.250s", path,
+                             de->d_name);
+            (void)n;
+            tc_rmrf(sub);
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
 struct tnode {
     uint64_t id;
     craft_node *node;
-    craft_mem_storage *ms;
+    craft_mem_storage *ms;   /* memory storage (NULL with file storage) */
+    craft_file_storage *fs;  /* file storage, open while the node runs */
+    struct tstore store;
     struct tfsm fsm;
 };
 
 struct tcluster {
     int n;
+    char dir[400]; /* file storage: the nodes' directories are in it */
     craft_hub *hub;
     struct tnode nodes[TC_MAX];
     craft_engine_options eopts;
@@ -288,7 +458,67 @@ static inline void tc_init(struct tcluster *c)
     for (int k = 0; k < TC_MAX; k++) {
         c->nodes[k].id = (uint64_t)k + 1;
         tfsm_init(&c->nodes[k].fsm);
+        pthread_mutex_init(&c->nodes[k].store.mu, NULL);
     }
+}
+
+/* Makes sure node id's storage exists (and, for the file storage, is
+ * open: a restart recovers the directory). */
+static inline void tc_storage_open(struct tcluster *c, struct tnode *t)
+{
+    if (!tc_file_storage()) {
+        if (t->ms == NULL) {
+            ck_assert_int_eq(craft_mem_storage_create(NULL, &t->ms),
+                             CRAFT_OK);
+        }
+        craft_storage_ops_init(&t->store.inner);
+        ck_assert_int_eq(craft_mem_storage_ops(t->ms, &t->store.inner),
+                         CRAFT_OK);
+        return;
+    }
+    if (t->fs != NULL) {
+        return;
+    }
+    if (c->dir[0] == '\0') {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(c->dir, sizeof(c->dir), "%.300s/craft-cluster-XXXXXX",
+                 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(c->dir));
+    }
+    char dir[512], err[512] = "";
+    snprintf(dir, sizeof(dir), "%s/n%llu", c->dir, (unsigned long long)t->id);
+    craft_file_storage_options o = CRAFT_FILE_STORAGE_OPTIONS_INIT;
+    o.node_id = t->id;
+    o.sync_mode = tc_file_sync_mode();
+    o.segment_bytes = 1024 * 1024;
+    o.errbuf = err;
+    o.errbuf_size = sizeof(err);
+    int rv = craft_file_storage_open(dir, &o, &t->fs);
+    ck_assert_msg(rv == CRAFT_OK, "file storage: %s", err);
+    craft_storage_ops_init(&t->store.inner);
+    ck_assert_int_eq(craft_file_storage_ops(t->fs, &t->store.inner),
+                     CRAFT_OK);
+}
+
+/* Makes every later write of node id's storage fail with code (0: stop
+ * failing), to test the node's fail-stop. */
+static inline void tc_storage_fail(struct tcluster *c, uint64_t id, int code)
+{
+    struct tnode *t = tc_node(c, id);
+    pthread_mutex_lock(&t->store.mu);
+    t->store.fail = code;
+    pthread_mutex_unlock(&t->store.mu);
+}
+
+/* The index of the latest snapshot node id's storage completed (0:
+ * none; 0 again for a snapshot it had before this cluster started). */
+static inline uint64_t tc_snapshot_index(struct tcluster *c, uint64_t id)
+{
+    struct tnode *t = tc_node(c, id);
+    pthread_mutex_lock(&t->store.mu);
+    uint64_t v = t->store.snap_index;
+    pthread_mutex_unlock(&t->store.mu);
+    return v;
 }
 
 /* Creates (from its storage, made if needed) node id, attaches and starts
@@ -300,10 +530,8 @@ static inline void tc_launch(struct tcluster *c, uint64_t id,
     craft_storage_ops st = CRAFT_STORAGE_OPS_INIT;
     craft_transport_ops tr = CRAFT_TRANSPORT_OPS_INIT;
     craft_fsm_ops fsm = CRAFT_FSM_OPS_INIT;
-    if (t->ms == NULL) {
-        ck_assert_int_eq(craft_mem_storage_create(NULL, &t->ms), CRAFT_OK);
-    }
-    ck_assert_int_eq(craft_mem_storage_ops(t->ms, &st), CRAFT_OK);
+    tc_storage_open(c, t);
+    ts_ops(&t->store, &st);
     ck_assert_int_eq(craft_hub_transport(c->hub, id, &tr), CRAFT_OK);
     fsm.user = &t->fsm;
     fsm.apply = tfsm_apply;
@@ -348,6 +576,9 @@ static inline void tc_crash(struct tcluster *c, uint64_t id)
     craft_hub_detach(c->hub, id);
     craft_node_free(t->node);
     t->node = NULL;
+    /* the file storage is closed: the restart recovers it */
+    craft_file_storage_close(t->fs);
+    t->fs = NULL;
     /* A restart restores from the snapshot and re-applies the rest. */
     pthread_mutex_lock(&t->fsm.mu);
     t->fsm.count = t->fsm.sum = t->fsm.last = 0;
@@ -366,9 +597,14 @@ static inline void tc_free(struct tcluster *c)
     }
     for (int k = 0; k < TC_MAX; k++) {
         craft_mem_storage_free(c->nodes[k].ms);
+        craft_file_storage_close(c->nodes[k].fs);
         tfsm_destroy(&c->nodes[k].fsm);
+        pthread_mutex_destroy(&c->nodes[k].store.mu);
     }
     craft_hub_free(c->hub);
+    if (c->dir[0] != '\0') {
+        tc_rmrf(c->dir);
+    }
 }
 
 /* The leader of the highest term, when no running node is in a later

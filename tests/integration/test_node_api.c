@@ -506,7 +506,7 @@ START_TEST(storage_failure_stops_the_node)
     tc_commit(&c, 1);
     uint64_t leader = tc_wait_leader(&c);
     craft_node *n = tc_node(&c, leader)->node;
-    craft_mem_storage_fail(tc_node(&c, leader)->ms, CRAFT_EIO);
+    tc_storage_fail(&c, leader, CRAFT_EIO);
     struct twait w;
     tw_init(&w);
     unsigned char b[8] = {0};

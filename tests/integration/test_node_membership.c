@@ -238,8 +238,7 @@ START_TEST(snapshot_installed_on_new_learner)
     ck_assert_uint_ge(w.index, last);
     ck_assert_uint_ge(w.term, 1);
     tw_destroy(&w);
-    ck_assert_uint_ge(craft_mem_storage_snapshot_index(tc_node(&c, leader)->ms),
-                      last);
+    ck_assert_uint_ge(tc_snapshot_index(&c, leader), last);
     ck_assert_uint_eq(tc_metric(&c, leader, CRAFT_METRIC_SNAPSHOTS_TAKEN), 1);
     /* Nothing applied since: nothing to take. */
     ck_assert_int_eq(trigger(&c, leader, &w), CRAFT_ESTATE);
@@ -253,8 +252,7 @@ START_TEST(snapshot_installed_on_new_learner)
     tc_check_same_state(&c, sum);
     ck_assert_int_ge(atomic_load(&tc_node(&c, 4)->fsm.restores), 1);
     ck_assert_uint_ge(tc_metric(&c, 4, CRAFT_METRIC_SNAPSHOTS_INSTALLED), 1);
-    ck_assert_uint_ge(craft_mem_storage_snapshot_index(tc_node(&c, 4)->ms),
-                      40);
+    ck_assert_uint_ge(tc_snapshot_index(&c, 4), 40);
     tc_free(&c);
 }
 END_TEST
@@ -271,8 +269,7 @@ START_TEST(automatic_snapshots_and_restart)
     tc_wait_applied(&c, last);
     for (uint64_t id = 1; id <= 3; id++) {
         ck_assert_uint_ge(tc_metric(&c, id, CRAFT_METRIC_SNAPSHOTS_TAKEN), 1);
-        ck_assert_uint_gt(craft_mem_storage_snapshot_index(tc_node(&c, id)->ms),
-                          0);
+        ck_assert_uint_gt(tc_snapshot_index(&c, id), 0);
     }
     /* A restart restores the snapshot, then replays what follows. */
     uint64_t f = tc_wait_leader(&c) % 3 + 1;

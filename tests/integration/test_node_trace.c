@@ -219,7 +219,7 @@ START_TEST(events_of_a_cluster_run)
     tc_commit(&c, 22);
     /* a storage failure */
     uint64_t l2 = tc_wait_leader(&c);
-    craft_mem_storage_fail(tc_node(&c, l2)->ms, CRAFT_EIO);
+    tc_storage_fail(&c, l2, CRAFT_EIO);
     craft_node_propose(tc_node(&c, l2)->node, junk, 8, 0, NULL, NULL);
     int64_t end = tc_now_ms() + TC_WAIT_MS;
     while (seen_count(&s, CRAFT_TRACE_STORAGE_FAILED) == 0 &&
