@@ -285,6 +285,7 @@ deps:
 #   ffi-test         the ABI through dlopen + libffi (tests/ffi, mk/ffi.mk)
 #   sim-test         the simulator's tests and seeds (tests/sim, mk/sim.mk)
 #   storage-test     the file storage's tests (tests/storage, mk/storage.mk)
+#   integration-file-test  the runtime's tests on the file storage
 #   python-test      the Python binding, as a wheel in a fresh virtualenv
 #                    (bindings/python/tests, mk/python.mk)
 #   fuzz-replay      every fuzz corpus and kept crash input once (mk/fuzz.mk)
@@ -294,7 +295,8 @@ deps:
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
-                storage-test python-test fuzz-replay rust-test go-test unit
+                storage-test integration-file-test python-test fuzz-replay \
+                rust-test go-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps

@@ -10,7 +10,11 @@
 #                           file storage), file storage specifics, fault
 #                           injection with a crash at every write and
 #                           sync, SIGKILLed processes
-#   make asan-storage       the same under ASan + UBSan (build-asan/)
+#   make integration-file-test  the runtime's tests (tests/integration)
+#                           with every node on the file storage
+#   make asan-storage       both under ASan + UBSan (build-asan/)
+#   make tsan-storage       the runtime's tests on the file storage under
+#                           ThreadSanitizer (build-tsan/)
 #   make bench-storage      tests/bench/bench_storage.c (also in make bench)
 #   make bench-storage-long the long run: >= 10 million entries with
 #                           snapshots and compaction, ops/s per minute
@@ -33,19 +37,33 @@ $(STORAGE_TESTS): $(BUILD)/storage/%: $(BUILD)/storage/%.o $(CHECKED_LIB_A)
 
 -include $(STORAGE_TESTS:=.d)
 
-.PHONY: storage-test storage-tests asan-storage bench-storage \
-        bench-storage-long
+.PHONY: storage-test storage-tests integration-file-test asan-storage \
+        tsan-storage bench-storage bench-storage-long
 
 storage-tests: $(STORAGE_TESTS)
 
-# The last line is "storage: N passed, N failed".
-storage-test: $(STORAGE_TESTS)
-	@$(TEST_ENV) sh tests/run-checks.sh -l storage -w '$(TEST_WRAPPER)' \
+# The last line is "storage: N passed, N failed". test_inspect runs the
+# craft-inspect program.
+storage-test: $(STORAGE_TESTS) $(BUILD)/craft-inspect
+	@$(TEST_ENV) CRAFT_INSPECT=$(BUILD)/craft-inspect \
+		sh tests/run-checks.sh -l storage -w '$(TEST_WRAPPER)' \
 		$(STORAGE_TESTS)
 
-# ASan + UBSan as mk/sanitize.mk defines them.
+# The runtime's tests (mk/integration.mk) again, every node on the file
+# storage (tests/integration/node_harness.h); the last line is
+# "integration-file: N passed, N failed".
+integration-file-test: $(NODE_TESTS)
+	@$(TEST_ENV) CRAFT_TEST_STORAGE=file \
+		sh tests/run-checks.sh -l integration-file -w '$(TEST_WRAPPER)' \
+		$(NODE_TESTS)
+
+# Under the sanitizers as mk/sanitize.mk defines them: the storage's
+# tests and the runtime's on the file storage.
 asan-storage: deps
-	@$(call asan_make,storage-test)
+	@$(call asan_make,storage-test integration-file-test)
+
+tsan-storage: deps
+	@$(call tsan_make,integration-file-test)
 
 bench-storage: $(BUILD)/bench_storage
 	$(BUILD)/bench_storage

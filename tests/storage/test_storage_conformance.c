@@ -712,6 +712,82 @@ START_TEST(mixed_life)
 }
 END_TEST
 
+/* ---- the memory storage's power loss (craft_mem_storage_crash) ---- */
+
+/* "forgets every write made since the last successful sync": appends
+ * and the hard state go back; later writes fail until cleared. */
+START_TEST(mem_crash_forgets_unsynced)
+{
+    hard_state(3, 1);
+    append_range(1, 5, 3, 1, 20);
+    ck_assert_int_eq(sync_all(), CRAFT_OK);
+    struct st_model synced = M;
+    append_range(6, 8, 3, 1, 20);
+    ck_assert_int_eq(B.ops.save_hard_state(B.ops.user, 4, 2), CRAFT_OK);
+    ck_assert_int_eq(craft_mem_storage_crash(B.ms), CRAFT_OK);
+    ck_assert_int_eq(B.ops.append(B.ops.user, 6, 3, 1, "x", 1), CRAFT_EIO);
+    ck_assert_int_eq(B.ops.sync(B.ops.user), CRAFT_EIO);
+    ck_assert_int_eq(craft_mem_storage_fail(B.ms, 0), CRAFT_OK);
+    M = synced;
+    check_loaded();
+    ck_assert_uint_eq(craft_mem_storage_last_index(B.ms), 5);
+    ck_assert_uint_eq(craft_mem_storage_term(B.ms), 3);
+    ck_assert_uint_eq(craft_mem_storage_vote(B.ms), 1);
+    /* and it goes on from there */
+    append_range(6, 7, 3, 2, 5);
+    ck_assert_int_eq(sync_all(), CRAFT_OK);
+    check_loaded();
+    ck_assert_int_eq(craft_mem_storage_crash(NULL), CRAFT_EINVAL);
+}
+END_TEST
+
+/* Synced entries a truncation removed since come back. */
+START_TEST(mem_crash_undoes_truncation)
+{
+    hard_state(9, 0);
+    append_range(1, 10, 2, 1, 30);
+    ck_assert_int_eq(sync_all(), CRAFT_OK);
+    struct st_model synced = M;
+    ck_assert_int_eq(B.ops.truncate(B.ops.user, 7), CRAFT_OK);
+    ck_assert_int_eq(st_append(&B.ops, &M, 4, 9, 2, 11), CRAFT_OK);
+    append_range(5, 12, 9, 2, 11);
+    ck_assert_int_eq(B.ops.truncate(B.ops.user, 3), CRAFT_OK);
+    ck_assert_int_eq(craft_mem_storage_crash(B.ms), CRAFT_OK);
+    ck_assert_int_eq(craft_mem_storage_fail(B.ms, 0), CRAFT_OK);
+    M = synced;
+    check_loaded();
+    /* a second crash right away changes nothing */
+    ck_assert_int_eq(craft_mem_storage_crash(B.ms), CRAFT_OK);
+    ck_assert_int_eq(craft_mem_storage_fail(B.ms, 0), CRAFT_OK);
+    check_loaded();
+}
+END_TEST
+
+/* "a snapshot completed by a LAST write counts as synced, a snapshot
+ * still being received is dropped". */
+START_TEST(mem_crash_and_snapshots)
+{
+    hard_state(5, 0);
+    append_range(1, 10, 5, 1, 30);
+    ck_assert_int_eq(sync_all(), CRAFT_OK);
+    append_range(11, 12, 5, 1, 30);
+    ck_assert_int_eq(snapshot_local(11, 5, 100, 0), CRAFT_OK);
+    M.snap_index = 11;
+    M.snap_term = 5;
+    fill_snap(500, 30);
+    ck_assert_int_eq(B.ops.snapshot_write(B.ops.user, 30, 5, 0, snapbuf, 500,
+                                          NULL, 0, 0),
+                     CRAFT_OK);
+    ck_assert_int_eq(craft_mem_storage_crash(B.ms), CRAFT_OK);
+    ck_assert_int_eq(craft_mem_storage_fail(B.ms, 0), CRAFT_OK);
+    check_loaded(); /* 12 too: it was written before the snapshot */
+    check_snapshot_bytes(11, 100, 11, 64);
+    ck_assert_int_lt(B.ops.snapshot_write(B.ops.user, 30, 5, 500, snapbuf,
+                                          10, NULL, 0, 0),
+                     0);
+}
+END_TEST
+
 static Suite *conformance_suite(void)
 {
     Suite *s = suite_create("storage-conformance");
@@ -751,6 +827,12 @@ static Suite *conformance_suite(void)
         tcase_add_test(tc, mixed_life);
         suite_add_tcase(s, tc);
     }
+    TCase *tc = tcase_create("memory-crash");
+    tcase_add_checked_fixture(tc, setup_mem, teardown);
+    tcase_add_test(tc, mem_crash_forgets_unsynced);
+    tcase_add_test(tc, mem_crash_undoes_truncation);
+    tcase_add_test(tc, mem_crash_and_snapshots);
+    suite_add_tcase(s, tc);
     return s;
 }
 
