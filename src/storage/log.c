@@ -521,18 +521,9 @@ int fs_sync(craft_file_storage *fs)
     if (rv != CRAFT_OK) {
         return rv;
     }
-    /* The hard state first: a crash between the two syncs must not leave
-     * durable entries of a term the hard state has not reached (the
-     * engine refuses to load such a log, and open reports it as
-     * corruption). A term ahead of the log is always consistent. */
-    if (fs->hs_dirty) {
-        rv = fs_datasync(fs, fs->hs_fd);
-        if (rv < 0) {
-            return fs_io_fail(fs, 1, "fdatasync", FS_HARDSTATE, rv);
-        }
-        fs->hs_dirty = 0;
-        fs->hs_durable_slot = fs->hs_written_slot;
-    }
+    /* The hard state needs nothing here: save_hard_state made it durable
+     * before returning, so no entry of a term can be on disk before the
+     * term is (hardstate.c). */
     if (fs->tail_dirty) {
         rv = fs_datasync(fs, fs->tail_fd);
         if (rv < 0) {
