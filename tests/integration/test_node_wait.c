@@ -71,7 +71,9 @@ START_TEST(read_wait_sees_completed_writes)
             ck_assert_int_eq(r.ran, 1);
             ck_assert_int_eq(r.on_caller, 0);
             ck_assert_uint_eq(r.sum, sum);
-            ck_assert_uint_ge(r.last, r.index);
+            /* (r.last, the state machine's last entry, may be below the
+             * read index: after a leader change that index is the new
+             * leader's no-op entry, which the state machine never sees) */
         }
     }
     tc_free(&c);
