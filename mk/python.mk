@@ -7,6 +7,11 @@
 #                      include/), install it into a fresh virtualenv under
 #                      $(BUILD)/python/venv together with pytest, and run
 #                      bindings/python/tests against the installed package
+#   make python-system-test  the other build mode: install libcraft under
+#                      $(BUILD)/python/prefix, build the package against it
+#                      with CRAFT_PYTHON_LIBCRAFT=system (pkg-config), and
+#                      run the version and cluster tests with it
+#                      (part of python-test)
 #   make python-bench  the same install, then bindings/python/bench.py
 #
 # PYTHON (default python3) is the interpreter the virtualenv is made from;
@@ -26,7 +31,11 @@ PY_WHEELS   := $(PY_DIR)/wheels
 PY_SRC      := bindings/python
 PYTEST_ARGS ?=
 
-.PHONY: python-test python-install python-lint python-bench
+PY_SYS_VENV := $(PY_DIR)/venv-system
+PY_PREFIX   := $(PY_DIR)/prefix
+
+.PHONY: python-test python-install python-lint python-bench \
+        python-system-test
 
 # The glue is ours: it must be as warning-free as the library.
 python-lint:
@@ -54,6 +63,24 @@ python-test: python-install
 	@cd $(PY_DIR) && CRAFT_PYTHON_INSTALLED=1 CRAFT_SOURCE_ROOT='$(CURDIR)' \
 		$(abspath $(PY_VENV))/bin/python -m pytest -q -p no:cacheprovider \
 		$(PYTEST_ARGS) '$(CURDIR)/$(PY_SRC)/tests'
+	@$(MAKE) --no-print-directory python-system-test
+
+python-system-test: lib
+	@rm -rf $(PY_SYS_VENV) $(PY_PREFIX)
+	$(Q)$(MAKE) --no-print-directory -s install PREFIX='$(abspath $(PY_PREFIX))' >/dev/null
+	$(Q)$(PYTHON) -m venv $(PY_SYS_VENV)
+	$(Q)$(PY_SYS_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+		pytest setuptools wheel
+	$(Q)CC='$(CC)' CRAFT_PYTHON_LIBCRAFT=system \
+		PKG_CONFIG_PATH='$(abspath $(PY_PREFIX))/lib/pkgconfig' \
+		CRAFT_PYTHON_BUILD_DIR='$(abspath $(PY_DIR))/setuptools-system' \
+		$(PY_SYS_VENV)/bin/python -m pip install -q --no-deps \
+		--no-build-isolation ./$(PY_SRC)
+	@cd $(PY_DIR) && LD_LIBRARY_PATH='$(abspath $(PY_PREFIX))/lib' \
+		CRAFT_SOURCE_ROOT='$(CURDIR)' \
+		$(abspath $(PY_SYS_VENV))/bin/python -m pytest -q -p no:cacheprovider \
+		'$(CURDIR)/$(PY_SRC)/tests/test_build.py' \
+		'$(CURDIR)/$(PY_SRC)/tests/test_cluster.py'
 
 python-bench: python-install
 	@cd $(PY_DIR) && $(abspath $(PY_VENV))/bin/python \

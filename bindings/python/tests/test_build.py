@@ -195,3 +195,12 @@ def test_trace_names_are_listed():
     names = craft.trace_names()
     assert names["leader.elected"] == "craft.engine"
     assert names["node.started"] == "craft.node"
+
+
+def test_system_build_links_the_installed_library():
+    if build_info().LIBCRAFT != "system":
+        pytest.skip("bundled build")
+    import subprocess
+    so = list(Path(craft.__file__).parent.glob("_lowlevel*.so"))[0]
+    out = subprocess.run(["ldd", str(so)], capture_output=True, text=True).stdout
+    assert "libcraft.so.%d" % lowlevel.CRAFT_ABI_VERSION in out

@@ -22,3 +22,15 @@ def test_bench_quick():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "256 asyncio tasks" in r.stdout and "C, 256 in flight" in r.stdout
+
+
+def test_kv_example_three_processes_over_tcp(tmp_path):
+    import pytest
+    import craft
+    if not hasattr(craft.lowlevel, "craft_tcp_create"):
+        pytest.skip("this libcraft has no TCP transport yet")
+    r = subprocess.run([sys.executable, str(PY / "examples" / "kv.py"), "tcp",
+                        "--dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "all three agree" in r.stdout

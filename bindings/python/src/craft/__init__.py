@@ -42,7 +42,7 @@ from ._node import (ENGINE_OPTIONS, NODE_OPTIONS, Member, MemberRole, Node,
                     ProgressState, Result, Role, Status)
 from ._storage import FileStorage, Loader, MemStorage, Storage
 from ._trace import trace_names
-from ._transport import Hub, Transport
+from ._transport import Hub, TcpTransport, Transport
 from ._version import BUILT_FOR, check_loaded as _check_loaded, version, version_info
 
 try:
@@ -56,7 +56,7 @@ __all__ = [
     "Node", "Result", "Status", "Member", "Role", "MemberRole",
     "ProgressState", "NODE_OPTIONS", "ENGINE_OPTIONS",
     "StateMachine", "SnapshotWriter", "SnapshotReader", "NativeCounter",
-    "MemStorage", "FileStorage", "Storage", "Loader", "Hub", "Transport",
+    "MemStorage", "FileStorage", "Storage", "Loader", "Hub", "Transport", "TcpTransport",
     "Error", "InvalidArgument", "StructSize", "TooBig", "NoMemory",
     "DataError", "Malformed", "ChecksumError", "FormatVersion", "Corrupt",
     "NotLeader", "NotReady", "UnknownPeer", "Exists", "NotFound", "Busy",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Dict, Optional
 
 from . import lowlevel as _ll
-from ._errors import check, _report
+from ._errors import Busy, InvalidArgument, StateError, check, _report
 
-__all__ = ["Hub", "Transport"]
+__all__ = ["Hub", "Transport", "TcpTransport"]
 
 
 class Hub:
@@ -63,6 +64,136 @@ class Hub:
         if hub is not None:
             self._hub = None
             _ll.craft_hub_free(hub)
+
+
+def _have_tcp() -> bool:
+    return hasattr(_ll, "craft_tcp_create")
+
+
+class TcpTransport:
+    """libcraft's TCP transport (``craft/tcp.h``): listens on ``listen``
+    ("host:port"; port 0 picks a free one, see ``port``), keeps one
+    connection to each peer and follows the node's membership for the
+    peers' addresses (give them with ``Node.bootstrap({id: addr})`` and
+    ``Node.add_peer(id, addr)``, or ``set_peer``). One node per
+    transport; every server of a cluster uses the same ``cluster_id``.
+    No authentication: run it on a trusted network.
+
+    ``node_id`` may be given now (the transport then listens at once, so
+    ``port`` is known before the Node exists) or is taken from the Node.
+    Other options are the fields of ``craft_tcp_options`` by name
+    (``advertise``, ``max_frame_bytes``, ``queue_messages``,
+    ``connect_timeout_ms``, ``backoff_min_ms``, ...). ``close()`` (after
+    the node's) stops it; raises ``craft.IOError`` when the address cannot
+    be bound.
+    """
+
+    def __init__(self, listen: str = "127.0.0.1:0", *, cluster_id: int = 0,
+                 node_id: int = 0, **options: Any) -> None:
+        if not _have_tcp():
+            raise NotImplementedError("this libcraft has no TCP transport")
+        self._t = None
+        self._lock = threading.Lock()
+        self._users = 0
+        self.listen = listen
+        self.cluster_id = cluster_id
+        self._options = options
+        fields = {k for k, v in vars(_ll.craft_tcp_options).items()
+                  if isinstance(v, property)}
+        bad = set(options) - (fields - {"struct_size", "node_id", "cluster_id",
+                                        "listen", "allocator", "trace",
+                                        "trace_user", "trace_level"})
+        if bad:
+            raise TypeError("TcpTransport() got unknown options %s" % sorted(bad))
+        if node_id:
+            self._create(node_id)
+
+    def _create(self, node_id: int) -> None:
+        o = _ll.craft_tcp_options()
+        check(_ll.craft_tcp_options_init(o))
+        o.node_id = node_id
+        o.cluster_id = self.cluster_id
+        o.listen = self.listen
+        for k, v in self._options.items():
+            setattr(o, k, v)
+        rc, t = _ll.craft_tcp_create(o)
+        check(rc)
+        self._t = t
+        self.node_id = node_id
+
+    def _craft_transport_ops(self, ops: Any, node_id: int) -> Any:
+        with self._lock:
+            if self._users:
+                raise Busy("a TcpTransport serves one node at a time")
+            if self._t is None:
+                self._create(node_id)
+            elif self.node_id != node_id:
+                raise InvalidArgument("this TcpTransport was made for node %d"
+                                      % self.node_id)
+            check(_ll.craft_tcp_transport(self._t, ops))
+            self._users += 1
+        return self
+
+    def _craft_attach(self, node_id: int, handle: Any) -> None:
+        check(_ll.craft_tcp_attach(self._t, handle))
+
+    def _craft_detach(self, node_id: int) -> None:
+        if self._t is not None:
+            _ll.craft_tcp_attach(self._t, None)
+
+    def _craft_release(self, keep: Any) -> None:
+        with self._lock:
+            self._users -= 1
+
+    @property
+    def port(self) -> int:
+        """The port listened on (0 before it listens)."""
+        return _ll.craft_tcp_port(self._t) if self._t is not None else 0
+
+    @property
+    def address(self) -> str:
+        """"host:port" as listened on."""
+        host = self.listen.rsplit(":", 1)[0]
+        return "%s:%d" % (host, self.port)
+
+    def set_peer(self, peer: int, address: Optional[str]) -> None:
+        """Overrides the address of ``peer`` (None removes the override)."""
+        check(_ll.craft_tcp_set_peer(self._t, peer, address or ""))
+
+    def metrics(self, peer: int = 0) -> Dict[str, int]:
+        """Counters and gauges, in total (peer 0) or for one peer."""
+        out = {}
+        i = 1
+        while True:
+            name = _ll.craft_tcp_metric_name(i)
+            if name is None:
+                return out
+            r = _ll.craft_tcp_metric(self._t, peer, i)
+            if r[0] == 0:
+                out[name] = r[1]
+            i += 1
+
+    def close(self) -> None:
+        """Closes every connection and the listener. Close the node first."""
+        with self._lock:
+            if self._users:
+                raise StateError("TcpTransport.close(): a node still uses it")
+            t, self._t = self._t, None
+        if t is not None:
+            _ll.craft_tcp_free(t)
+
+    def __enter__(self) -> "TcpTransport":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_t", None) is not None and not self._users:
+            try:
+                self.close()
+            except Exception:
+                pass
 
 
 class Transport:
