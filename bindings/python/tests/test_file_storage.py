@@ -29,6 +29,10 @@ def test_cluster_on_files_and_restart_from_the_directory(cluster, tmp_path):
     follower = c.followers()[0]
     fid = follower.id
     expected = leader.read(lambda kv: dict(kv.data))
+    # The follower has applied everything and has a snapshot on disk
+    # (automatic ones depend on timing; take one to be sure).
+    assert follower.read(lambda kv: dict(kv.data), timeout=10) == expected
+    follower.take_snapshot(timeout=10)
 
     # Stop the follower and reopen its directory from scratch: a process
     # restart. The snapshot is restored through Python, the log replayed.
