@@ -123,7 +123,9 @@ fn openraft_point(rt: &tokio::runtime::Runtime, n: usize, secs: f64) -> f64 {
         for r in &rafts {
             let _ = r.shutdown().await;
         }
-        router.0.lock().unwrap().clear();
+        // The router stays filled: a replication task still running
+        // reaches a shut-down Raft (an error), never a missing one.
+        drop(router);
         ops
     })
 }

@@ -10,6 +10,9 @@ use std::task::{Context, Poll, Waker};
 struct Slot<T> {
     value: Option<T>,
     waker: Option<Waker>,
+    /// A thread blocks in wait(): only then is the condvar signalled (a
+    /// notify costs a system call, paid on the node's apply thread).
+    blocked: bool,
 }
 
 struct Inner<T> {
@@ -28,6 +31,7 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
         slot: Mutex::new(Slot {
             value: None,
             waker: None,
+            blocked: false,
         }),
         ready: Condvar::new(),
     });
@@ -41,12 +45,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl<T> Sender<T> {
     pub(crate) fn send(self, value: T) {
-        let waker = {
+        let (waker, blocked) = {
             let mut slot = lock(&self.0.slot);
             slot.value = Some(value);
-            slot.waker.take()
+            (slot.waker.take(), slot.blocked)
         };
-        self.0.ready.notify_all();
+        if blocked {
+            self.0.ready.notify_all();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -61,6 +67,7 @@ impl<T> Receiver<T> {
             if let Some(v) = slot.value.take() {
                 return v;
             }
+            slot.blocked = true;
             slot = self.0.ready.wait(slot).unwrap_or_else(|e| e.into_inner());
         }
     }
