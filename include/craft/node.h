@@ -303,8 +303,9 @@ enum craft_field_type {
  *
  *  19 storage.opened          INFO   first_index, last_index,
  *                                    snapshot_index, segments
- *  20 storage.tail_truncated  WARN   index (first index cut), bytes,
- *                                    offset, file (str)
+ *  20 storage.tail_truncated  WARN   index (first index cut), bytes (cut,
+ *                                    to the last non-zero one), offset,
+ *                                    file (str)
  *  21 storage.corrupt         ERROR  offset, file (str), error
  *  22 storage.io_failed       ERROR  op (str), file (str), errno (i64)
  *  23 storage.segment_created DEBUG  index (its first), file (str)

@@ -20,12 +20,19 @@
  * contract written there; give its ops to craft_node_create(). Appends
  * are buffered and written at sync: one sync costs one fdatasync of the
  * log segment written (group commit), whatever the number of entries.
- * The cost of an append does not grow with the log.
+ * The cost of an append does not grow with the log. A truncation (a Raft
+ * conflict) is made durable before it returns, so that no stale entry can
+ * come back behind new ones after a crash.
+ *
+ * save_hard_state is durable when it returns (one fdatasync: a term is
+ * never on disk after entries of that term); the other writes become
+ * durable at the next sync.
  *
  * Recovery on open: every record of every segment is checked (length
  * bounds and CRC32C). A torn tail, the records of the last write that
  * were never made durable, is cut off and reported with the trace event
- * storage.tail_truncated (bytes cut, first index lost). Any other damage
+ * storage.tail_truncated (first index lost, offset, and the bytes cut, up
+ * to the last non-zero one). Any other damage
  * (a bad record before data that was durable, a bad snapshot, metadata or
  * hard state) fails the open with CRAFT_ECORRUPT and a message naming the
  * file and the offset: the node never starts on a corrupt log.
