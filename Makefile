@@ -94,6 +94,8 @@ PROG_LIBS := -lpthread -lm
 LIB_SRCS   ?= $(wildcard src/util/*.c src/codec/*.c src/engine/*.c src/node/*.c \
                           src/storage/*.c)
 SIM_SRCS   ?= $(wildcard src/sim/*.c)
+# The reference host (src/host/host.h): tests and tools only.
+HOST_SRCS  ?= $(wildcard src/host/*.c)
 TOOL_SRCS  ?= $(wildcard src/tools/*.c)
 UNIT_SRCS  ?= $(wildcard tests/unit/test_*.c)
 # Benchmarks: one program per file, built by `make check`, run by `make
@@ -103,6 +105,7 @@ BENCH_SRCS ?= $(wildcard tests/bench/bench_*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CHECKED_LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/checked/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
+HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
@@ -113,6 +116,7 @@ LIB_DEVSO  := $(BUILD)/libcraft.so
 LIB_A      := $(BUILD)/libcraft.a
 CHECKED_LIB_A := $(BUILD)/checked/libcraft.a
 SIM_A      := $(if $(SIM_SRCS),$(BUILD)/libcraft-sim.a)
+HOST_A     := $(BUILD)/libcraft-host.a
 TOOLS      := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 # Tools that run the simulator are checked builds.
 CHECKED_TOOLS := $(filter $(BUILD)/craft-sim,$(TOOLS))
@@ -125,7 +129,7 @@ FLAGS_STAMP := $(BUILD)/.flags
 FLAGS_NOW = $(CC) | $(LIB_CFLAGS) | $(TEST_CFLAGS) | $(LDFLAGS) $(EXTRA_LDFLAGS) | $(ZDEFS)
 # Relink the libraries when a source file is added or removed.
 OBJS_STAMP := $(BUILD)/.objects
-OBJS_NOW = $(LIB_OBJS) | $(SIM_OBJS)
+OBJS_NOW = $(LIB_OBJS) | $(SIM_OBJS) | $(HOST_OBJS)
 
 # ---------------------------------------------------------------------------
 # Install locations.
@@ -156,12 +160,13 @@ TEST_ENV     ?=
 # ---------------------------------------------------------------------------
 # Build.
 
-.PHONY: all lib checked tools sim tests benches
+.PHONY: all lib checked tools sim host tests benches
 all: lib tools
 
 lib: $(LIB_SO) $(LIB_SONAME) $(LIB_DEVSO) $(LIB_A)
 checked: $(CHECKED_LIB_A)
 sim: $(SIM_A)
+host: $(HOST_A)
 tools: $(TOOLS)
 tests: $(UNIT_TESTS)
 benches: $(BENCHES)
@@ -174,7 +179,9 @@ $(OBJS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(OBJS_NOW)' | cmp -s - $@ || echo '$(OBJS_NOW)' > $@
 
-$(LIB_OBJS) $(TOOL_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
+# The reference host uses only the public API and the codec's types, so
+# one build of it links with either library.
+$(LIB_OBJS) $(TOOL_OBJS) $(HOST_OBJS): $(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
@@ -223,29 +230,35 @@ $(BUILD)/libcraft-sim.a: $(SIM_OBJS) $(OBJS_STAMP)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $(SIM_OBJS)
 
+$(HOST_A): $(HOST_OBJS) $(OBJS_STAMP)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && $(AR) rcs $@ $(HOST_OBJS)
+
 # Programs link the static archives, so they can reach internal symbols.
 $(filter-out $(CHECKED_TOOLS),$(TOOLS)): $(BUILD)/%: $(BUILD)/src/tools/%.o \
-		$(LIB_A)
+		$(HOST_A) $(LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(LIB_A) $(PROG_LIBS)
+		$< $(HOST_A) $(LIB_A) $(PROG_LIBS)
 
-$(CHECKED_TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(SIM_A) $(CHECKED_LIB_A)
+$(CHECKED_TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(SIM_A) $(HOST_A) \
+		$(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_A) $(CHECKED_LIB_A) $(PROG_LIBS)
+		$< $(SIM_A) $(HOST_A) $(CHECKED_LIB_A) $(PROG_LIBS)
 
-$(UNIT_TESTS): $(BUILD)/%: $(BUILD)/%.o $(CHECKED_LIB_A)
+$(UNIT_TESTS): $(BUILD)/%: $(BUILD)/%.o $(HOST_A) $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(HOST_A) $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
 
-$(BENCHES): $(BUILD)/%: $(BUILD)/tests/bench/%.o $(LIB_A)
+$(BENCHES): $(BUILD)/%: $(BUILD)/tests/bench/%.o $(HOST_A) $(LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(LIB_A) $(PROG_LIBS)
+		$< $(HOST_A) $(LIB_A) $(PROG_LIBS)
 
 -include $(LIB_OBJS:.o=.d) $(CHECKED_LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d) \
+         $(HOST_OBJS:.o=.d) \
          $(TOOL_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 # mk/fuzz.mk: fuzzing with libFuzzer.
 #
 # Included by the top-level Makefile; it uses its variables (BUILD, CC,
-# BASE_CFLAGS, CHECKED_LIB_A, PROG_LIBS, ...).
+# BASE_CFLAGS, HOST_A, CHECKED_LIB_A, PROG_LIBS, ...).
 #
 # Every program here links the checked library (README.md, "Checked
 # builds"): CRAFT_ASSERT must never fire on input, so an assertion the
@@ -72,7 +72,7 @@ $(BUILD)/fuzz/%.o: tests/fuzz/%.c $(FLAGS_STAMP)
 	$(Q)$(CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(FUZZ_REPLAYS): $(BUILD)/fuzz/replay-%: $(BUILD)/fuzz/fuzz_%.o \
-		$(BUILD)/fuzz/replay.o $(CHECKED_LIB_A)
+		$(BUILD)/fuzz/replay.o $(HOST_A) $(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
 		$^ $(PROG_LIBS)
@@ -106,7 +106,8 @@ fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
 
 FUZZ_BINS := $(FUZZ_ALL:%=$(BUILD)/fuzz/fuzz-%)
 
-$(FUZZ_BINS): $(BUILD)/fuzz/fuzz-%: $(BUILD)/fuzz/fuzz_%.o $(CHECKED_LIB_A)
+$(FUZZ_BINS): $(BUILD)/fuzz/fuzz-%: $(BUILD)/fuzz/fuzz_%.o $(HOST_A) \
+		$(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(FUZZ_SAN_LINK) -o $@ $^ $(PROG_LIBS)
 

@@ -63,16 +63,18 @@ $(SIM_BUGS_SIM_A): $(SIM_BUGS_SIM_OBJS)
 	@$(if $(Q),echo '  AR      $@')
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(SIM_BUGS_TOOL): $(SIM_BUGS_BUILD)/src/tools/craft-sim.o $(SIM_BUGS_SIM_A) \
+$(SIM_BUGS_TOOL): $(SIM_BUGS_BUILD)/src/tools/craft-sim.o $(SIM_BUGS_SIM_A) $(HOST_A) \
 		$(SIM_BUGS_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_BUGS_SIM_A) $(SIM_BUGS_LIB_A) $(PROG_LIBS)
+		$< $(SIM_BUGS_SIM_A) $(HOST_A) $(SIM_BUGS_LIB_A) $(PROG_LIBS)
 
-$(SIM_BUGS_TEST): $(SIM_BUGS_TEST).o $(SIM_BUGS_SIM_A) $(SIM_BUGS_LIB_A)
+$(SIM_BUGS_TEST): $(SIM_BUGS_TEST).o $(SIM_BUGS_SIM_A) $(HOST_A) \
+		$(SIM_BUGS_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_BUGS_SIM_A) $(SIM_BUGS_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(SIM_BUGS_SIM_A) $(HOST_A) $(SIM_BUGS_LIB_A) $(CHECK_LIBS) \
+		$(PROG_LIBS)
 
 # ---- the Check programs ---------------------------------------------------
 
@@ -81,10 +83,11 @@ $(BUILD)/sim/test_%.o: tests/sim/test_%.c $(FLAGS_STAMP)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(SIM_TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(SIM_TESTS): $(BUILD)/sim/%: $(BUILD)/sim/%.o $(SIM_A) $(CHECKED_LIB_A)
+$(SIM_TESTS): $(BUILD)/sim/%: $(BUILD)/sim/%.o $(SIM_A) $(HOST_A) \
+		$(CHECKED_LIB_A)
 	@$(if $(Q),echo '  LD      $@')
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS) -o $@ \
-		$< $(SIM_A) $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
+		$< $(SIM_A) $(HOST_A) $(CHECKED_LIB_A) $(CHECK_LIBS) $(PROG_LIBS)
 
 -include $(SIM_TESTS:%=%.d) $(SIM_BUGS_TEST).d \
          $(SIM_BUGS_LIB_OBJS:.o=.d) $(SIM_BUGS_SIM_OBJS:.o=.d) \

@@ -27,11 +27,12 @@
  *    (the header: "0 when the field does not apply") is appended as
  *    "!name=value", and a message whose sender is not the engine as
  *    "!from=X", so such a leak fails the comparison too. (SEND's index and
- *    count are left out of that check: see test_engine_bugs.c.)
- *  - A small in-memory network (struct eu_net) of engines with their own
- *    options, a durable mirror of each node's hard state and log (so a
- *    node restarts from what it persisted), a message queue the test
- *    delivers from selectively, and the rendered actions of every step.
+ *    count are left out of that check: see test_engine_regress.c.)
+ *  - Looking into action lists: EU_ASSERT_TYPES, eu_describe, eu_find,
+ *    eu_count_sends, ...
+ *  - Clusters: the reference host (src/host/host.h) with the test's
+ *    failure hook (eu_setup, eu_init), and with every step rendered
+ *    (eu_hosts, eu_out) for tests that assert exact action lists.
  *
  * Header-only: every test is its own program.
  */
@@ -48,6 +49,7 @@
 #include "craft.h"
 #include "codec/conf.h"
 #include "codec/message.h"
+#include "host/host.h"
 #include "util/alloc.h"
 
 /* ---- engines -------------------------------------------------------- */
@@ -481,91 +483,149 @@ static inline void eu_sb_action_entries(struct eu_sb *s, const craft_actions *a,
  * Renders the actions a step of e left in a (see the grammar at the top).
  * Returns a malloc'd string: free it, or use EU_EXPECT which does.
  */
+/* What eu_render's handlers share: the string, the engine (for the
+ * sender check), the decoder's scratch, and which fields the action
+ * just rendered carries. */
+struct eu_rctx {
+    struct eu_sb *s;
+    const craft_engine *e;
+    struct craft_alloc al;
+    struct craft_entry_vec scratch;
+    unsigned carried;
+};
+
+static inline int eu_r_hard_state(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    eu_sb_printf(r->s, "HS t=%llu v=%llu",
+                 (unsigned long long)craft_action_term(a, i),
+                 (unsigned long long)craft_action_vote(a, i));
+    r->carried = EU_F_TERM | EU_F_VOTE;
+    return HOST_STOP_AFTER;
+}
+
+static inline int eu_r_entries(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    eu_sb_printf(r->s, "%s i=%llu ",
+                 craft_action_type(a, i) == CRAFT_ACTION_APPEND ? "APPEND"
+                                                                : "APPLY",
+                 (unsigned long long)craft_action_index(a, i));
+    eu_sb_action_entries(r->s, a, i);
+    r->carried = EU_F_INDEX | EU_F_COUNT;
+    return HOST_STOP_AFTER;
+}
+
+static inline int eu_r_truncate(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    eu_sb_printf(r->s, "TRUNC i=%llu",
+                 (unsigned long long)craft_action_index(a, i));
+    r->carried = EU_F_INDEX;
+    return HOST_STOP_AFTER;
+}
+
+static inline int eu_r_role(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    eu_sb_printf(r->s, "ROLE %s t=%llu l=%llu",
+                 eu_role_name(craft_action_role(a, i)),
+                 (unsigned long long)craft_action_term(a, i),
+                 (unsigned long long)craft_action_leader(a, i));
+    r->carried = EU_F_ROLE | EU_F_TERM | EU_F_LEADER;
+    return HOST_STOP_AFTER;
+}
+
+static inline int eu_r_result(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    eu_sb_printf(r->s, "RESULT id=%llu ",
+                 (unsigned long long)craft_action_id(a, i));
+    eu_sb_status(r->s, craft_action_status(a, i));
+    eu_sb_printf(r->s, " i=%llu t=%llu n=%zu l=%llu",
+                 (unsigned long long)craft_action_index(a, i),
+                 (unsigned long long)craft_action_term(a, i),
+                 craft_action_count(a, i),
+                 (unsigned long long)craft_action_leader(a, i));
+    r->carried = EU_F_ID | EU_F_STATUS | EU_F_INDEX | EU_F_TERM | EU_F_COUNT |
+                 EU_F_LEADER;
+    return HOST_STOP_AFTER;
+}
+
+static inline int eu_r_send(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    const void *b;
+    size_t len;
+    struct craft_msg m;
+    uint64_t peer = craft_action_peer(a, i);
+    eu_sb_printf(r->s, "SEND >%llu ", (unsigned long long)peer);
+    ck_assert_int_eq(craft_action_message(a, i, &b, &len), CRAFT_OK);
+    int rv = craft_msg_decode(b, len, &m, &r->al, &r->scratch);
+    if (rv != CRAFT_OK) {
+        eu_sb_printf(r->s, "!undecodable(%d)", rv);
+    } else {
+        eu_sb_msg(r->s, &m);
+        if (m.from != craft_engine_id(r->e)) {
+            eu_sb_printf(r->s, " !from=%llu", (unsigned long long)m.from);
+        }
+        if (m.to != peer) {
+            eu_sb_printf(r->s, " !to=%llu", (unsigned long long)m.to);
+        }
+    }
+    /* index/count: see the comment at the top. */
+    r->carried = EU_F_PEER | EU_F_INDEX | EU_F_COUNT;
+    return HOST_STOP_AFTER;
+}
+
+static inline int eu_r_other(void *ctx, craft_actions *a, size_t i)
+{
+    struct eu_rctx *r = ctx;
+    eu_sb_printf(r->s, "ACTION%d", craft_action_type(a, i));
+    r->carried = ~0u;
+    return HOST_STOP_AFTER;
+}
+
+/*
+ * Renders the actions a step of e left in a (see the grammar at the top).
+ * Returns a malloc'd string: free it, or use EU_EXPECT which does.
+ */
 static inline char *eu_render(const craft_engine *e, craft_actions *a)
 {
+    static const struct host_ops ops = {
+        .hard_state = eu_r_hard_state,
+        .append = eu_r_entries,
+        .truncate = eu_r_truncate,
+        .send = eu_r_send,
+        .apply = eu_r_entries,
+        .role_change = eu_r_role,
+        .propose_result = eu_r_result,
+        .read_result = eu_r_other,
+        .transfer_result = eu_r_other,
+        .take_snapshot = eu_r_other,
+        .snapshot_read = eu_r_other,
+        .snapshot_write = eu_r_other,
+        .snapshot_install = eu_r_other,
+        .unknown = eu_r_other,
+    };
     struct eu_sb s;
-    struct craft_alloc al;
-    struct craft_entry_vec scratch = {NULL, 0};
-    craft_alloc_default(&al);
+    struct eu_rctx r;
     eu_sb_init(&s);
+    r.s = &s;
+    r.e = e;
+    craft_alloc_default(&r.al);
+    r.scratch.v = NULL;
+    r.scratch.cap = 0;
     size_t n = craft_actions_count(a);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         if (i > 0) {
             eu_sb_printf(&s, " | ");
         }
-        int t = craft_action_type(a, i);
-        unsigned carried = 0;
-        switch (t) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            eu_sb_printf(&s, "HS t=%llu v=%llu",
-                         (unsigned long long)craft_action_term(a, i),
-                         (unsigned long long)craft_action_vote(a, i));
-            carried = EU_F_TERM | EU_F_VOTE;
-            break;
-        case CRAFT_ACTION_APPEND:
-        case CRAFT_ACTION_APPLY:
-            eu_sb_printf(&s, "%s i=%llu ",
-                         t == CRAFT_ACTION_APPEND ? "APPEND" : "APPLY",
-                         (unsigned long long)craft_action_index(a, i));
-            eu_sb_action_entries(&s, a, i);
-            carried = EU_F_INDEX | EU_F_COUNT;
-            break;
-        case CRAFT_ACTION_TRUNCATE:
-            eu_sb_printf(&s, "TRUNC i=%llu",
-                         (unsigned long long)craft_action_index(a, i));
-            carried = EU_F_INDEX;
-            break;
-        case CRAFT_ACTION_ROLE_CHANGE:
-            eu_sb_printf(&s, "ROLE %s t=%llu l=%llu",
-                         eu_role_name(craft_action_role(a, i)),
-                         (unsigned long long)craft_action_term(a, i),
-                         (unsigned long long)craft_action_leader(a, i));
-            carried = EU_F_ROLE | EU_F_TERM | EU_F_LEADER;
-            break;
-        case CRAFT_ACTION_PROPOSE_RESULT:
-            eu_sb_printf(&s, "RESULT id=%llu ",
-                         (unsigned long long)craft_action_id(a, i));
-            eu_sb_status(&s, craft_action_status(a, i));
-            eu_sb_printf(&s, " i=%llu t=%llu n=%zu l=%llu",
-                         (unsigned long long)craft_action_index(a, i),
-                         (unsigned long long)craft_action_term(a, i),
-                         craft_action_count(a, i),
-                         (unsigned long long)craft_action_leader(a, i));
-            carried = EU_F_ID | EU_F_STATUS | EU_F_INDEX | EU_F_TERM |
-                      EU_F_COUNT | EU_F_LEADER;
-            break;
-        case CRAFT_ACTION_SEND: {
-            const void *b;
-            size_t len;
-            struct craft_msg m;
-            uint64_t peer = craft_action_peer(a, i);
-            eu_sb_printf(&s, "SEND >%llu ", (unsigned long long)peer);
-            ck_assert_int_eq(craft_action_message(a, i, &b, &len), CRAFT_OK);
-            int rv = craft_msg_decode(b, len, &m, &al, &scratch);
-            if (rv != CRAFT_OK) {
-                eu_sb_printf(&s, "!undecodable(%d)", rv);
-            } else {
-                eu_sb_msg(&s, &m);
-                if (m.from != craft_engine_id(e)) {
-                    eu_sb_printf(&s, " !from=%llu",
-                                 (unsigned long long)m.from);
-                }
-                if (m.to != peer) {
-                    eu_sb_printf(&s, " !to=%llu", (unsigned long long)m.to);
-                }
-            }
-            /* index/count: see the comment at the top. */
-            carried = EU_F_PEER | EU_F_INDEX | EU_F_COUNT;
-            break;
-        }
-        default:
-            eu_sb_printf(&s, "ACTION%d", t);
-            carried = ~0u;
-            break;
-        }
-        eu_sb_leaks(&s, a, i, carried);
+        size_t at = i;
+        host_run(&ops, &r, a, &i); /* one action: each handler stops */
+        eu_sb_leaks(&s, a, at, r.carried);
     }
-    craft_entry_vec_free(&al, &scratch);
+    craft_entry_vec_free(&r.al, &r.scratch);
     return s.p;
 }
 
@@ -690,346 +750,259 @@ static inline void eu_actions_eq(craft_actions *x, craft_actions *y)
     }
 }
 
-/* ---- an in-memory network of engines -------------------------------- */
+/* ---- inspecting action lists -------------------------------------- */
 
-#define EU_MAX_NODES 9
-#define EU_MAX_PAYLOAD 1024
+/* Decodes wire bytes (asserts they decode). The entries are not kept:
+ * n_entries stays, entries is NULL. */
+static inline void eu_decode(const void *b, size_t len, struct craft_msg *m)
+{
+    struct craft_alloc al;
+    struct craft_entry_vec scratch = {NULL, 0};
+    craft_alloc_default(&al);
+    ck_assert_int_eq(craft_msg_decode(b, len, m, &al, &scratch), CRAFT_OK);
+    craft_entry_vec_free(&al, &scratch);
+    m->entries = NULL;
+}
 
-struct eu_dentry {
-    uint64_t term;
-    uint32_t type;
-    uint32_t len;
-    uint8_t data[EU_MAX_PAYLOAD];
-};
+/* "TYPE TYPE SEND(MSG->peer) ..." for the action list, into buf. */
+static inline const char *eu_describe(craft_actions *a, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < craft_actions_count(a) && off + 64 < cap; i++) {
+        int t = craft_action_type(a, i);
+        if (t == CRAFT_ACTION_SEND) {
+            const void *b;
+            size_t len;
+            struct craft_msg m;
+            ck_assert_int_eq(craft_action_message(a, i, &b, &len), 0);
+            eu_decode(b, len, &m);
+            off += (size_t)snprintf(buf + off, cap - off, "SEND(%s->%llu) ",
+                                    host_msg_name(m.type),
+                                    (unsigned long long)m.to);
+        } else {
+            off += (size_t)snprintf(buf + off, cap - off, "%s ",
+                                    host_action_name(t));
+        }
+    }
+    return buf;
+}
 
-struct eu_qmsg {
-    uint64_t from, to;
-    uint32_t type;
+/* Asserts the action list has exactly the given types, in order. */
+static inline void eu_assert_types(craft_actions *a, const int *types,
+                                   size_t n)
+{
+    char buf[4096];
+    int ok = craft_actions_count(a) == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = craft_action_type(a, i) == types[i];
+    }
+    ck_assert_msg(ok, "actions were: %s", eu_describe(a, buf, sizeof(buf)));
+}
+
+#define EU_ASSERT_TYPES(a, ...)                                               \
+    do {                                                                      \
+        static const int t_[] = {__VA_ARGS__};                                \
+        eu_assert_types((a), t_, sizeof(t_) / sizeof(t_[0]));                 \
+    } while (0)
+
+/* The decoded message of SEND action i. */
+static inline void eu_action_msg(craft_actions *a, size_t i,
+                                 struct craft_msg *m)
+{
+    const void *b;
     size_t len;
-    uint8_t *bytes;
-};
-
-struct eu_node {
-    uint64_t id;
-    craft_engine_options opts;
-    craft_engine *e;
-    craft_actions *a;
-    int up;
-    int auto_persist; /* report PERSISTED right after each APPEND */
-    const craft_allocator *acts_alloc; /* for the actions list; NULL: libc */
-    /* durable state, as the actions said */
-    uint64_t term, vote;
-    struct eu_dentry *log; /* log[i] is index i, i in 1..last */
-    size_t log_cap;
-    uint64_t last;
-    uint64_t applied;
-    uint64_t pending_index, pending_term; /* last APPEND not reported */
-    char *out;         /* rendered actions of the last event step */
-    char *out_persist; /* of the PERSISTED step that followed, if any */
-    struct eu_sb trace; /* every step's rendering, one per line */
-};
-
-struct eu_net {
-    int n;
-    struct eu_node nodes[EU_MAX_NODES];
-    struct eu_qmsg *q;
-    size_t nq, qcap;
-    int cut[EU_MAX_NODES + 1][EU_MAX_NODES + 1]; /* a -> b dropped */
-};
-
-static inline struct eu_node *eu_nd(struct eu_net *net, uint64_t id)
-{
-    ck_assert_uint_ge(id, 1);
-    ck_assert_uint_le(id, (uint64_t)net->n);
-    return &net->nodes[id - 1];
+    ck_assert_int_eq(craft_action_type(a, i), CRAFT_ACTION_SEND);
+    ck_assert_int_eq(craft_action_message(a, i, &b, &len), 0);
+    eu_decode(b, len, m);
 }
 
-static inline void eu_nd_grow(struct eu_node *nd, uint64_t idx)
+/* Index of the first action of type t at or after from, or -1. */
+static inline long eu_find(craft_actions *a, size_t from, int t)
 {
-    if (idx < nd->log_cap) {
-        return;
+    for (size_t i = from; i < craft_actions_count(a); i++) {
+        if (craft_action_type(a, i) == t) {
+            return (long)i;
+        }
     }
-    size_t ncap = nd->log_cap ? nd->log_cap : 64;
-    while (ncap <= idx) {
-        ncap *= 2;
-    }
-    struct eu_dentry *nl = realloc(nd->log, ncap * sizeof(*nl));
-    ck_assert_ptr_nonnull(nl);
-    nd->log = nl;
-    nd->log_cap = ncap;
+    return -1;
 }
 
-/* Sets node id's durable state: hard state and the log eu_load makes. */
-static inline void eu_net_set_disk(struct eu_net *net, uint64_t id,
-                                   uint64_t term, uint64_t vote,
-                                   const uint64_t *terms, size_t n)
+/* Number of SENDs of message type mt in a (to anyone when to is 0). */
+static inline size_t eu_count_sends(craft_actions *a, uint32_t mt,
+                                    uint64_t to)
 {
-    struct eu_node *nd = eu_nd(net, id);
-    uint64_t ids[EU_MAX_NODES];
-    for (int k = 0; k < net->n; k++) {
+    size_t k = 0;
+    for (size_t i = 0; i < craft_actions_count(a); i++) {
+        if (craft_action_type(a, i) != CRAFT_ACTION_SEND) {
+            continue;
+        }
+        struct craft_msg m;
+        eu_action_msg(a, i, &m);
+        if (m.type == mt && (to == 0 || m.to == to)) {
+            k++;
+        }
+    }
+    return k;
+}
+
+static inline size_t eu_count_type(craft_actions *a, int t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < craft_actions_count(a); i++) {
+        k += craft_action_type(a, i) == t;
+    }
+    return k;
+}
+
+/* ---- clusters: the reference host (src/host/host.h) ----------------- */
+
+/* The host's failures are the test's. */
+static inline void eu_host_fail(void *user, const char *file, int line,
+                                const char *msg)
+{
+    (void)user;
+    ck_abort_msg("%s:%d: %s", file, line, msg);
+}
+
+/* host_setup with the test's failure hook. */
+static inline void eu_setup(struct host *h, int n, uint64_t seed)
+{
+    host_setup(h, n, seed);
+    h->fail = eu_host_fail;
+}
+
+/* eu_setup + host_start(h, n): n bootstrapped voters. */
+static inline void eu_init(struct host *h, int n, uint64_t seed)
+{
+    eu_setup(h, n, seed);
+    host_start(h, n);
+}
+
+/* What eu_hosts keeps of each node's steps: the rendering of its last
+ * event step (out), of the PERSISTED step the host made after it
+ * (out_persist), and of every step, one per line (trace). */
+struct eu_steps {
+    char *out;
+    char *out_persist;
+    struct eu_sb trace;
+};
+
+static inline struct eu_steps *eu_steps_of(struct host *h, uint64_t id)
+{
+    struct eu_steps *st = host_node(h, id)->user;
+    ck_assert_ptr_nonnull(st);
+    return st;
+}
+
+static inline void eu_on_step(void *user, struct host_node *nd,
+                              const craft_event *ev, int kind)
+{
+    (void)user;
+    (void)ev;
+    struct eu_steps *st = nd->user;
+    char *r = eu_render(nd->e, nd->acts);
+    eu_sb_printf(&st->trace, "%s\n", r);
+    if (kind == HOST_STEP_PERSISTED) {
+        free(st->out_persist);
+        st->out_persist = r;
+    } else {
+        free(st->out);
+        st->out = r;
+        free(st->out_persist);
+        st->out_persist = NULL;
+    }
+}
+
+/* Sets node id's durable state: hard state and the log eu_load makes
+ * (entry 1 the CONFIG of all the cluster's nodes). */
+static inline void eu_set_disk(struct host *h, uint64_t id, uint64_t term,
+                               uint64_t vote, const uint64_t *terms, size_t n)
+{
+    struct host_node *nd = host_node(h, id);
+    uint64_t ids[HOST_MAX_NODES];
+    for (int k = 0; k < h->n; k++) {
         ids[k] = (uint64_t)k + 1;
     }
-    nd->term = term;
-    nd->vote = vote;
+    host_disk_hard_state(nd, term, vote);
+    nd->first = 1;
     nd->last = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t idx = k + 1;
-        eu_nd_grow(nd, idx);
-        struct eu_dentry *d = &nd->log[idx];
-        d->term = terms[k];
         if (idx == 1) {
-            d->type = CRAFT_ENTRY_CONFIG;
-            d->len = (uint32_t)eu_conf(ids, (size_t)net->n, d->data);
+            uint8_t conf[CRAFT_CONF_MAX_BYTES];
+            size_t clen = eu_conf(ids, (size_t)h->n, conf);
+            host_disk_append(h, nd, 1, terms[0], CRAFT_ENTRY_CONFIG, conf,
+                             clen);
         } else {
-            d->type = CRAFT_ENTRY_NORMAL;
-            d->len = EU_PAYLOAD_LEN;
-            eu_payload(idx, terms[k], d->data);
+            uint8_t p[EU_PAYLOAD_LEN];
+            eu_payload(idx, terms[k], p);
+            host_disk_append(h, nd, idx, terms[k], CRAFT_ENTRY_NORMAL, p,
+                             sizeof(p));
         }
-        nd->last = idx;
     }
-}
-
-/* Starts (or restarts) node id's engine from its durable state. */
-static inline void eu_net_start(struct eu_net *net, uint64_t id)
-{
-    struct eu_node *nd = eu_nd(net, id);
-    ck_assert(!nd->up);
-    nd->e = eu_create(&nd->opts);
-    ck_assert_int_eq(craft_actions_create(nd->acts_alloc, &nd->a), CRAFT_OK);
-    if (nd->term != 0 || nd->vote != 0 || nd->last != 0) {
-        ck_assert_int_eq(craft_engine_load_hard_state(nd->e, nd->term,
-                                                      nd->vote),
-                         CRAFT_OK);
-    }
-    for (uint64_t i = 1; i <= nd->last; i++) {
-        struct eu_dentry *d = &nd->log[i];
-        ck_assert_int_eq(craft_engine_load_entry(nd->e, i, d->term, d->type,
-                                                 d->data, d->len),
-                         CRAFT_OK);
-    }
-    nd->applied = 0;
-    nd->pending_index = 0;
-    nd->up = 1;
 }
 
 /*
- * n nodes with ids 1..n. opts (may be NULL: defaults) is used for every
- * node, with its id set. Every node starts with the durable state of a
- * bootstrapped cluster (term 1, entry 1 the CONFIG of all n) unless
- * bootstrapped is 0 (then empty: call eu_net_set_disk and eu_net_start).
+ * n nodes with ids 1..n whose every step is rendered (eu_out). opts (may
+ * be NULL: defaults) is used for every node, with its id set. Every node
+ * starts with the durable state of a bootstrapped cluster (term 1, entry
+ * 1 the CONFIG of all n) unless bootstrapped is 0 (then empty: call
+ * eu_set_disk and host_node_start).
  */
-static inline void eu_net_init(struct eu_net *net, int n,
-                               const craft_engine_options *opts,
-                               int bootstrapped)
+static inline void eu_hosts(struct host *h, int n,
+                            const craft_engine_options *opts, int bootstrapped)
 {
-    memset(net, 0, sizeof(*net));
-    ck_assert_int_le(n, EU_MAX_NODES);
-    net->n = n;
+    eu_setup(h, n, 0);
+    if (opts != NULL) {
+        h->opts = *opts;
+    }
+    h->on_step = eu_on_step;
     for (int k = 0; k < n; k++) {
-        struct eu_node *nd = &net->nodes[k];
-        nd->id = (uint64_t)k + 1;
-        nd->opts = opts != NULL ? *opts : eu_opts(nd->id);
-        nd->opts.id = nd->id;
-        nd->auto_persist = 1;
-        eu_sb_init(&nd->trace);
+        struct host_node *nd = &h->nodes[k];
+        struct eu_steps *st = calloc(1, sizeof(*st));
+        ck_assert_ptr_nonnull(st);
+        eu_sb_init(&st->trace);
+        nd->user = st;
         if (bootstrapped) {
             const uint64_t t1[] = {1};
-            eu_net_set_disk(net, nd->id, 1, 0, t1, 1);
-            eu_net_start(net, nd->id);
+            eu_set_disk(h, nd->id, 1, 0, t1, 1);
+            host_node_start(h, nd);
         }
     }
 }
 
-static inline void eu_net_crash(struct eu_net *net, uint64_t id)
+/* Frees a cluster and what eu_hosts kept. */
+static inline void eu_free(struct host *h)
 {
-    struct eu_node *nd = eu_nd(net, id);
-    ck_assert(nd->up);
-    craft_engine_free(nd->e);
-    craft_actions_free(nd->a);
-    nd->e = NULL;
-    nd->a = NULL;
-    nd->up = 0;
-}
-
-static inline void eu_net_free(struct eu_net *net)
-{
-    for (int k = 0; k < net->n; k++) {
-        struct eu_node *nd = &net->nodes[k];
-        if (nd->up) {
-            eu_net_crash(net, nd->id);
-        }
-        free(nd->log);
-        free(nd->out);
-        free(nd->out_persist);
-        free(nd->trace.p);
-    }
-    for (size_t i = 0; i < net->nq; i++) {
-        free(net->q[i].bytes);
-    }
-    free(net->q);
-}
-
-static inline void eu_net_enqueue(struct eu_net *net, uint64_t from,
-                                  uint64_t to, const void *b, size_t len)
-{
-    if (net->nq == net->qcap) {
-        size_t ncap = net->qcap ? net->qcap * 2 : 64;
-        struct eu_qmsg *nq = realloc(net->q, ncap * sizeof(*nq));
-        ck_assert_ptr_nonnull(nq);
-        net->q = nq;
-        net->qcap = ncap;
-    }
-    struct eu_qmsg *m = &net->q[net->nq++];
-    m->from = from;
-    m->to = to;
-    m->len = len;
-    m->type = ((const uint8_t *)b)[5];
-    m->bytes = malloc(len);
-    ck_assert_ptr_nonnull(m->bytes);
-    memcpy(m->bytes, b, len);
-}
-
-static inline void eu_net_step(struct eu_net *net, struct eu_node *nd,
-                               const craft_event *ev, int is_persist);
-
-/* Carries out nd's actions like a synchronous host: in order, into the
- * durable mirror and the queue, checking what a host can check. */
-static inline void eu_net_execute(struct eu_net *net, struct eu_node *nd)
-{
-    craft_actions *a = nd->a;
-    size_t n = craft_actions_count(a);
-    for (size_t i = 0; i < n; i++) {
-        int t = craft_action_type(a, i);
-        switch (t) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            nd->term = craft_action_term(a, i);
-            nd->vote = craft_action_vote(a, i);
-            break;
-        case CRAFT_ACTION_TRUNCATE: {
-            uint64_t idx = craft_action_index(a, i);
-            ck_assert_uint_ge(idx, 1);
-            ck_assert_uint_le(idx, nd->last);
-            /* Never below what this node applied (committed). */
-            ck_assert_uint_gt(idx, nd->applied);
-            nd->last = idx - 1;
-            if (nd->pending_index >= idx) {
-                nd->pending_index = 0;
-            }
-            break;
-        }
-        case CRAFT_ACTION_APPEND: {
-            uint64_t idx = craft_action_index(a, i);
-            size_t cnt = craft_action_count(a, i);
-            ck_assert_uint_ge(cnt, 1);
-            ck_assert_uint_eq(idx, nd->last + 1); /* TRUNCATE came first */
-            for (size_t k = 0; k < cnt; k++) {
-                eu_nd_grow(nd, idx + k);
-                struct eu_dentry *d = &nd->log[idx + k];
-                const void *p;
-                size_t len;
-                ck_assert_int_eq(craft_action_entry(a, i, k, &d->term,
-                                                    &d->type, &p, &len),
-                                 CRAFT_OK);
-                ck_assert_uint_le(len, EU_MAX_PAYLOAD);
-                d->len = (uint32_t)len;
-                if (len > 0) {
-                    memcpy(d->data, p, len);
-                }
-            }
-            nd->last = idx + cnt - 1;
-            nd->pending_index = nd->last;
-            nd->pending_term = nd->log[nd->last].term;
-            break;
-        }
-        case CRAFT_ACTION_SEND: {
-            const void *b;
-            size_t len;
-            ck_assert_int_eq(craft_action_message(a, i, &b, &len), CRAFT_OK);
-            eu_net_enqueue(net, nd->id, craft_action_peer(a, i), b, len);
-            break;
-        }
-        case CRAFT_ACTION_APPLY: {
-            uint64_t idx = craft_action_index(a, i);
-            size_t cnt = craft_action_count(a, i);
-            ck_assert_uint_eq(idx, nd->applied + 1);
-            ck_assert_uint_le(idx + cnt - 1, nd->last);
-            for (size_t k = 0; k < cnt; k++) {
-                uint64_t term;
-                uint32_t type;
-                const void *p;
-                size_t len;
-                ck_assert_int_eq(craft_action_entry(a, i, k, &term, &type, &p,
-                                                    &len),
-                                 CRAFT_OK);
-                struct eu_dentry *d = &nd->log[idx + k];
-                ck_assert_uint_eq(term, d->term);
-                ck_assert_uint_eq(type, d->type);
-                ck_assert_uint_eq(len, d->len);
-                if (len > 0) {
-                    ck_assert_mem_eq(p, d->data, len);
-                }
-            }
-            nd->applied = idx + cnt - 1;
-            break;
-        }
-        case CRAFT_ACTION_ROLE_CHANGE:
-        case CRAFT_ACTION_PROPOSE_RESULT:
-            break;
-        default:
-            break;
+    for (int k = 0; k < h->n; k++) {
+        struct eu_steps *st = h->nodes[k].user;
+        if (st != NULL) {
+            free(st->out);
+            free(st->out_persist);
+            free(st->trace.p);
+            free(st);
+            h->nodes[k].user = NULL;
         }
     }
-}
-
-static inline void eu_net_step(struct eu_net *net, struct eu_node *nd,
-                               const craft_event *ev, int is_persist)
-{
-    ck_assert(nd->up);
-    ck_assert_int_eq(craft_engine_step(nd->e, ev, nd->a), CRAFT_OK);
-    char *r = eu_render(nd->e, nd->a);
-    eu_sb_printf(&nd->trace, "%s\n", r);
-    if (is_persist) {
-        free(nd->out_persist);
-        nd->out_persist = r;
-    } else {
-        free(nd->out);
-        nd->out = r;
-        free(nd->out_persist);
-        nd->out_persist = NULL;
-    }
-    eu_net_execute(net, nd);
-    if (nd->auto_persist && nd->pending_index != 0) {
-        craft_event pe = CRAFT_EVENT_INIT;
-        pe.type = CRAFT_EVENT_PERSISTED;
-        pe.index = nd->pending_index;
-        pe.term = nd->pending_term;
-        nd->pending_index = 0;
-        eu_net_step(net, nd, &pe, 1);
-    }
+    host_free(h);
 }
 
 /* The rendering of node id's last event step (not of the PERSISTED step
- * auto_persist made after it: that is eu_nd()->out_persist). A copy. */
-static inline char *eu_net_out(struct eu_net *net, uint64_t id)
+ * the host made after it: that is eu_steps_of()->out_persist). A copy. */
+static inline char *eu_out(struct host *h, uint64_t id)
 {
-    struct eu_node *nd = eu_nd(net, id);
-    return strdup(nd->out != NULL ? nd->out : "");
-}
-
-static inline void eu_net_tick(struct eu_net *net, uint64_t id)
-{
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_TICK;
-    eu_net_step(net, eu_nd(net, id), &ev, 0);
+    struct eu_steps *st = eu_steps_of(h, id);
+    return strdup(st->out != NULL ? st->out : "");
 }
 
 /* Ticks id until a step produces an action; returns the ticks taken. */
-static inline int eu_net_tick_until_active(struct eu_net *net, uint64_t id,
-                                           int max)
+static inline int eu_tick_until_active(struct host *h, uint64_t id, int max)
 {
+    struct host_node *nd = host_node(h, id);
     for (int t = 1; t <= max; t++) {
-        eu_net_tick(net, id);
-        if (craft_actions_count(eu_nd(net, id)->a) > 0) {
+        host_tick(h, nd);
+        if (craft_actions_count(nd->acts) > 0) {
             return t;
         }
     }
@@ -1039,188 +1012,66 @@ static inline int eu_net_tick_until_active(struct eu_net *net, uint64_t id,
 }
 
 /* Ticks id until its role is role (max ticks). */
-static inline void eu_net_tick_until_role(struct eu_net *net, uint64_t id,
-                                          int role, int max)
+static inline void eu_tick_until_role(struct host *h, uint64_t id, int role,
+                                      int max)
 {
+    struct host_node *nd = host_node(h, id);
     for (int t = 0; t < max; t++) {
-        if (craft_engine_role(eu_nd(net, id)->e) == role) {
+        if (craft_engine_role(nd->e) == role) {
             return;
         }
-        eu_net_tick(net, id);
+        host_tick(h, nd);
     }
-    ck_assert_int_eq(craft_engine_role(eu_nd(net, id)->e), role);
-}
-
-static inline void eu_net_persist(struct eu_net *net, uint64_t id,
-                                  uint64_t index, uint64_t term)
-{
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PERSISTED;
-    ev.index = index;
-    ev.term = term;
-    eu_net_step(net, eu_nd(net, id), &ev, 0);
-}
-
-/* Reports node id's last APPEND durable (auto_persist off). */
-static inline void eu_net_persist_pending(struct eu_net *net, uint64_t id)
-{
-    struct eu_node *nd = eu_nd(net, id);
-    ck_assert_uint_ne(nd->pending_index, 0);
-    uint64_t i = nd->pending_index, t = nd->pending_term;
-    nd->pending_index = 0;
-    eu_net_persist(net, id, i, t);
-}
-
-static inline void eu_net_propose(struct eu_net *net, uint64_t id,
-                                  uint64_t pid, const void *data, size_t len)
-{
-    craft_buf b = {data, len};
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PROPOSE;
-    ev.id = pid;
-    ev.bufs = &b;
-    ev.nbufs = 1;
-    eu_net_step(net, eu_nd(net, id), &ev, 0);
-}
-
-/* Hands a hand-built message to its addressee as if the network did. */
-static inline void eu_net_inject(struct eu_net *net, const struct craft_msg *m)
-{
-    size_t len;
-    uint8_t *b = eu_encode(m, &len);
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_MESSAGE;
-    ev.data = b;
-    ev.len = len;
-    eu_net_step(net, eu_nd(net, m->to), &ev, 0);
-    free(b);
-}
-
-static inline int eu_qmatch(const struct eu_qmsg *m, uint64_t from,
-                            uint64_t to, uint32_t type)
-{
-    return (from == 0 || m->from == from) && (to == 0 || m->to == to) &&
-           (type == 0 || m->type == type);
-}
-
-static inline void eu_qremove(struct eu_net *net, size_t i)
-{
-    free(net->q[i].bytes);
-    memmove(&net->q[i], &net->q[i + 1], (net->nq - i - 1) * sizeof(*net->q));
-    net->nq--;
-}
-
-/* Queued messages matching (from, to, type); 0 is a wildcard. */
-static inline size_t eu_net_queued(struct eu_net *net, uint64_t from,
-                                   uint64_t to, uint32_t type)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < net->nq; i++) {
-        c += (size_t)eu_qmatch(&net->q[i], from, to, type);
-    }
-    return c;
-}
-
-/* Delivers the oldest queued message matching (from, to, type), even if
- * the link is cut; 0 when there is none. Dropped if the addressee is
- * down. */
-static inline int eu_net_take(struct eu_net *net, uint64_t from, uint64_t to,
-                              uint32_t type)
-{
-    for (size_t i = 0; i < net->nq; i++) {
-        if (!eu_qmatch(&net->q[i], from, to, type)) {
-            continue;
-        }
-        struct eu_qmsg m = net->q[i];
-        memmove(&net->q[i], &net->q[i + 1],
-                (net->nq - i - 1) * sizeof(*net->q));
-        net->nq--;
-        struct eu_node *nd = eu_nd(net, m.to);
-        if (nd->up) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_MESSAGE;
-            ev.data = m.bytes;
-            ev.len = m.len;
-            eu_net_step(net, nd, &ev, 0);
-        }
-        free(m.bytes);
-        return 1;
-    }
-    return 0;
-}
-
-/* Drops every queued message matching (from, to, type). */
-static inline size_t eu_net_drop(struct eu_net *net, uint64_t from,
-                                 uint64_t to, uint32_t type)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < net->nq;) {
-        if (eu_qmatch(&net->q[i], from, to, type)) {
-            eu_qremove(net, i);
-            c++;
-        } else {
-            i++;
-        }
-    }
-    return c;
-}
-
-/* Delivers queued messages in FIFO order (and those they cause) until
- * none is left, dropping those over a cut link or to a down node. Returns
- * how many were delivered. */
-static inline size_t eu_net_flush(struct eu_net *net)
-{
-    size_t done = 0;
-    while (net->nq > 0) {
-        struct eu_qmsg m = net->q[0];
-        memmove(&net->q[0], &net->q[1], (net->nq - 1) * sizeof(*net->q));
-        net->nq--;
-        struct eu_node *nd = eu_nd(net, m.to);
-        if (nd->up && eu_nd(net, m.from)->up && !net->cut[m.from][m.to]) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_MESSAGE;
-            ev.data = m.bytes;
-            ev.len = m.len;
-            eu_net_step(net, nd, &ev, 0);
-            done++;
-        }
-        free(m.bytes);
-    }
-    return done;
-}
-
-/* Cuts (or heals, on = 0) both directions between a and b. */
-static inline void eu_net_cut(struct eu_net *net, uint64_t a, uint64_t b,
-                              int on)
-{
-    net->cut[a][b] = on;
-    net->cut[b][a] = on;
+    ck_assert_int_eq(craft_engine_role(nd->e), role);
 }
 
 /* Asserts that node id's durable log is exactly that of node ref. */
-static inline void eu_net_same_log(struct eu_net *net, uint64_t id,
-                                   uint64_t ref)
+static inline void eu_same_log(struct host *h, uint64_t id, uint64_t ref)
 {
-    struct eu_node *x = eu_nd(net, id), *y = eu_nd(net, ref);
-    ck_assert_msg(x->last == y->last,
-                  "node %llu has %llu entries, %llu has %llu",
-                  (unsigned long long)id, (unsigned long long)x->last,
-                  (unsigned long long)ref, (unsigned long long)y->last);
-    for (uint64_t i = 1; i <= x->last; i++) {
-        ck_assert_uint_eq(x->log[i].term, y->log[i].term);
-        ck_assert_uint_eq(x->log[i].type, y->log[i].type);
-        ck_assert_uint_eq(x->log[i].len, y->log[i].len);
-        ck_assert_mem_eq(x->log[i].data, y->log[i].data, x->log[i].len);
+    struct host_node *x = host_node(h, id), *y = host_node(h, ref);
+    ck_assert_msg(x->last == y->last && x->first == y->first,
+                  "node %llu holds %llu..%llu, %llu holds %llu..%llu",
+                  (unsigned long long)id, (unsigned long long)x->first,
+                  (unsigned long long)x->last, (unsigned long long)ref,
+                  (unsigned long long)y->first, (unsigned long long)y->last);
+    for (uint64_t i = x->first; i <= x->last; i++) {
+        struct host_entry *a = host_entry_at(x, i), *b = host_entry_at(y, i);
+        ck_assert_uint_eq(a->term, b->term);
+        ck_assert_uint_eq(a->type, b->type);
+        ck_assert_uint_eq(a->data.len, b->data.len);
+        if (a->data.len > 0) {
+            ck_assert_mem_eq(a->data.p, b->data.p, a->data.len);
+        }
     }
 }
 
-/* Elects node id in a freshly bootstrapped net: ticks only id until it
- * campaigns, then delivers everything. */
-static inline void eu_net_elect(struct eu_net *net, uint64_t id)
+/* Elects node id in a freshly bootstrapped cluster: ticks only id until
+ * it campaigns, then delivers everything. */
+static inline void eu_elect(struct host *h, uint64_t id)
 {
-    eu_net_tick_until_active(net, id, 100);
-    eu_net_flush(net);
-    ck_assert_int_eq(craft_engine_role(eu_nd(net, id)->e), CRAFT_ROLE_LEADER);
+    eu_tick_until_active(h, id, 100);
+    host_deliver_all(h);
+    ck_assert_int_eq(craft_engine_role(host_node(h, id)->e),
+                     CRAFT_ROLE_LEADER);
+}
+
+/* The k-th (0-based) NORMAL payload nd's default state machine applied. */
+static inline const uint8_t *eu_applied_payload(struct host_node *nd,
+                                                size_t k, size_t *len)
+{
+    size_t off = 0;
+    for (;;) {
+        uint32_t l32;
+        ck_assert_uint_le(off + sizeof(l32), nd->sm.len);
+        memcpy(&l32, nd->sm.p + off, sizeof(l32));
+        off += sizeof(l32);
+        if (k == 0) {
+            *len = l32;
+            return nd->sm.p + off;
+        }
+        off += l32;
+        k--;
+    }
 }
 
 #endif /* CRAFT_TEST_ENGINE_UTIL_H */

@@ -10,7 +10,7 @@
 #include "engine_util.h"
 #include "harness.h"
 
-static struct eu_net N;
+static struct host N;
 
 static const char *const ADDRS[] = {"10.0.0.1:7001", "[::1]:7002",
                                     "node-3.example:7003"};
@@ -19,7 +19,7 @@ static const char *const ADDRS[] = {"10.0.0.1:7001", "[::1]:7002",
 static void assert_addr(uint64_t at, uint64_t id, const void *addr,
                         size_t len)
 {
-    const craft_engine *e = eu_nd(&N, at)->e;
+    const craft_engine *e = host_node(&N, at)->e;
     size_t n = craft_engine_member_count(e);
     for (size_t k = 0; k < n; k++) {
         uint64_t mid = 0;
@@ -44,7 +44,7 @@ static void assert_addr(uint64_t at, uint64_t id, const void *addr,
 
 static int is_member(uint64_t at, uint64_t id, int *role)
 {
-    const craft_engine *e = eu_nd(&N, at)->e;
+    const craft_engine *e = host_node(&N, at)->e;
     for (size_t k = 0; k < craft_engine_member_count(e); k++) {
         uint64_t mid = 0;
         craft_engine_member(e, k, &mid, role);
@@ -58,7 +58,7 @@ static int is_member(uint64_t at, uint64_t id, int *role)
 static int bootstrap_addr(uint64_t id, const uint64_t *ids,
                           const craft_buf *addrs, size_t n, uint32_t flags)
 {
-    struct eu_node *nd = eu_nd(&N, id);
+    struct host_node *nd = host_node(&N, id);
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = CRAFT_EVENT_BOOTSTRAP;
     ev.ids = ids;
@@ -66,11 +66,11 @@ static int bootstrap_addr(uint64_t id, const uint64_t *ids,
     ev.bufs = addrs;
     ev.nbufs = addrs != NULL ? n : 0;
     ev.flags = flags;
-    int rv = craft_engine_step(nd->e, &ev, nd->a);
+    int rv = craft_engine_step(nd->e, &ev, nd->acts);
     if (rv == CRAFT_OK) {
-        eu_net_execute(&N, nd);
+        host_execute(&N, nd);
         if (nd->pending_index != 0) {
-            eu_net_persist_pending(&N, id);
+            host_persist_pending(&N, host_node(&N, id));
         }
     }
     return rv;
@@ -79,7 +79,7 @@ static int bootstrap_addr(uint64_t id, const uint64_t *ids,
 static int change(uint64_t at, uint32_t type, uint64_t id, uint64_t peer,
                   const void *addr, size_t len, uint32_t flags)
 {
-    struct eu_node *nd = eu_nd(&N, at);
+    struct host_node *nd = host_node(&N, at);
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = type;
     ev.id = id;
@@ -87,11 +87,11 @@ static int change(uint64_t at, uint32_t type, uint64_t id, uint64_t peer,
     ev.data = addr;
     ev.len = len;
     ev.flags = flags;
-    int rv = craft_engine_step(nd->e, &ev, nd->a);
+    int rv = craft_engine_step(nd->e, &ev, nd->acts);
     if (rv == CRAFT_OK) {
-        eu_net_execute(&N, nd);
+        host_execute(&N, nd);
         if (nd->pending_index != 0) {
-            eu_net_persist_pending(&N, at);
+            host_persist_pending(&N, host_node(&N, at));
         }
     }
     return rv;
@@ -107,19 +107,19 @@ static void setup(void)
         addrs[k].base = ADDRS[k];
         addrs[k].len = strlen(ADDRS[k]);
     }
-    eu_net_init(&N, 5, NULL, 0);
+    eu_hosts(&N, 5, NULL, 0);
     for (uint64_t id = 1; id <= 5; id++) {
-        eu_net_start(&N, id);
+        host_node_start(&N, host_node(&N, id));
     }
     for (uint64_t id = 1; id <= 3; id++) {
         ck_assert_int_eq(bootstrap_addr(id, ids, addrs, 3, CRAFT_EVENT_F_ADDR),
                          CRAFT_OK);
         /* The first entry is the configuration, in the version 2 format. */
-        ck_assert_uint_eq(eu_nd(&N, id)->log[1].type, CRAFT_ENTRY_CONFIG);
-        ck_assert_uint_eq(eu_nd(&N, id)->log[1].data[0], 2);
+        ck_assert_uint_eq(host_entry_at(host_node(&N, id), 1)->type, CRAFT_ENTRY_CONFIG);
+        ck_assert_uint_eq(host_entry_at(host_node(&N, id), 1)->data.p[0], 2);
     }
-    eu_net_elect(&N, 1);
-    eu_net_flush(&N);
+    eu_elect(&N, 1);
+    host_deliver_all(&N);
     for (uint64_t at = 1; at <= 3; at++) {
         for (uint64_t id = 1; id <= 3; id++) {
             assert_addr(at, id, ADDRS[id - 1], strlen(ADDRS[id - 1]));
@@ -131,9 +131,9 @@ START_TEST(bootstrap_with_addresses)
 {
     setup();
     /* The bootstrap entries agree byte for byte. */
-    eu_net_same_log(&N, 2, 1);
-    eu_net_same_log(&N, 3, 1);
-    const craft_engine *e = eu_nd(&N, 1)->e;
+    eu_same_log(&N, 2, 1);
+    eu_same_log(&N, 3, 1);
+    const craft_engine *e = host_node(&N, 1)->e;
     const void *a;
     size_t len;
     ck_assert_int_eq(craft_engine_member_addr(e, 3, &a, &len), CRAFT_EINVAL);
@@ -142,7 +142,7 @@ START_TEST(bootstrap_with_addresses)
     ck_assert_int_eq(craft_engine_member_addr(e, 0, NULL, &len),
                      CRAFT_EINVAL);
     ck_assert_int_eq(craft_engine_member_addr(e, 0, &a, NULL), CRAFT_EINVAL);
-    eu_net_free(&N);
+    eu_free(&N);
 }
 END_TEST
 
@@ -158,7 +158,7 @@ START_TEST(added_server_address_replicated_promoted_removed)
     ck_assert(is_member(1, 4, &role));
     ck_assert_int_eq(role, CRAFT_LEARNER);
     assert_addr(1, 4, addr4, sizeof(addr4));
-    eu_net_flush(&N);
+    host_deliver_all(&N);
     for (uint64_t at = 1; at <= 4; at++) {
         ck_assert(is_member(at, 4, NULL));
         assert_addr(at, 4, addr4, sizeof(addr4));
@@ -167,11 +167,11 @@ START_TEST(added_server_address_replicated_promoted_removed)
     /* Caught up: the promotion keeps the address. */
     for (int t = 0; t < 50 && !(is_member(1, 4, &role) && role == CRAFT_VOTER);
          t++) {
-        eu_net_tick(&N, 1);
-        eu_net_flush(&N);
+        host_tick(&N, host_node(&N, 1));
+        host_deliver_all(&N);
     }
-    eu_net_tick(&N, 1);
-    eu_net_flush(&N);
+    host_tick(&N, host_node(&N, 1));
+    host_deliver_all(&N);
     for (uint64_t at = 1; at <= 4; at++) {
         ck_assert(is_member(at, 4, &role));
         ck_assert_int_eq(role, CRAFT_VOTER);
@@ -180,7 +180,7 @@ START_TEST(added_server_address_replicated_promoted_removed)
     /* Removing 2 removes its address with it; the others keep theirs. */
     ck_assert_int_eq(change(1, CRAFT_EVENT_REMOVE, 41, 2, NULL, 0, 0),
                      CRAFT_OK);
-    eu_net_flush(&N);
+    host_deliver_all(&N);
     for (uint64_t at = 1; at <= 4; at++) {
         if (at == 2) {
             continue;
@@ -193,7 +193,7 @@ START_TEST(added_server_address_replicated_promoted_removed)
 
     /* The membership bytes of a snapshot carry the addresses: an engine
      * loaded from them reports the same. */
-    const craft_engine *e = eu_nd(&N, 1)->e;
+    const craft_engine *e = host_node(&N, 1)->e;
     uint64_t last = craft_engine_last_index(e);
     const void *conf;
     size_t clen;
@@ -222,7 +222,7 @@ START_TEST(added_server_address_replicated_promoted_removed)
         }
     }
     craft_engine_free(f);
-    eu_net_free(&N);
+    eu_free(&N);
 }
 END_TEST
 
@@ -232,23 +232,23 @@ START_TEST(old_event_form_adds_without_address)
     setup();
     ck_assert_int_eq(change(1, CRAFT_EVENT_ADD_LEARNER, 40, 4, "stale", 5, 0),
                      CRAFT_OK);
-    eu_net_flush(&N);
+    host_deliver_all(&N);
     assert_addr(1, 4, NULL, 0);
     assert_addr(4, 4, NULL, 0);
     assert_addr(4, 1, ADDRS[0], strlen(ADDRS[0]));
-    eu_net_free(&N);
+    eu_free(&N);
 
     /* A cluster bootstrapped without addresses writes version 1, as 1.0
      * did (and stale bufs are ignored without the flag). */
     const uint64_t ids[] = {1, 2, 3};
     craft_buf junk[3] = {{"a", 1}, {"b", 1}, {"c", 1}};
-    eu_net_init(&N, 3, NULL, 0);
-    eu_net_start(&N, 1);
+    eu_hosts(&N, 3, NULL, 0);
+    host_node_start(&N, host_node(&N, 1));
     ck_assert_int_eq(bootstrap_addr(1, ids, junk, 3, 0), CRAFT_OK);
-    ck_assert_uint_eq(eu_nd(&N, 1)->log[1].data[0], 1);
-    ck_assert_uint_eq(eu_nd(&N, 1)->log[1].len, 9 + 9 * 3);
+    ck_assert_uint_eq(host_entry_at(host_node(&N, 1), 1)->data.p[0], 1);
+    ck_assert_uint_eq(host_entry_at(host_node(&N, 1), 1)->data.len, 9 + 9 * 3);
     assert_addr(1, 2, NULL, 0);
-    eu_net_free(&N);
+    eu_free(&N);
 }
 END_TEST
 
@@ -257,12 +257,12 @@ START_TEST(address_errors)
     setup();
     uint8_t big[CRAFT_MAX_ADDR_BYTES + 1];
     memset(big, 'a', sizeof(big));
-    struct eu_node *ld = eu_nd(&N, 1);
-    char *before = eu_render(ld->e, ld->a);
+    struct host_node *ld = host_node(&N, 1);
+    char *before = eu_render(ld->e, ld->acts);
     ck_assert_int_eq(change(1, CRAFT_EVENT_ADD_PEER, 50, 4, big, sizeof(big),
                             CRAFT_EVENT_F_ADDR),
                      CRAFT_ETOOBIG);
-    ck_assert_uint_eq(craft_actions_count(ld->a), 0);
+    ck_assert_uint_eq(craft_actions_count(ld->acts), 0);
     ck_assert_int_eq(change(1, CRAFT_EVENT_ADD_LEARNER, 51, 4, NULL, 3,
                             CRAFT_EVENT_F_ADDR),
                      CRAFT_EINVAL);
@@ -273,16 +273,16 @@ START_TEST(address_errors)
                      CRAFT_OK);
     assert_addr(1, 4, big, CRAFT_MAX_ADDR_BYTES);
     free(before);
-    eu_net_free(&N);
+    eu_free(&N);
 
     /* Bootstrap: a missing or short address list, a NULL base, too long
      * an address; nothing changes. */
     const uint64_t ids[] = {1, 2, 3};
     craft_buf addrs[3] = {{"a", 1}, {"b", 1}, {"c", 1}};
-    eu_net_init(&N, 3, NULL, 0);
-    eu_net_start(&N, 1);
-    craft_engine *e = eu_nd(&N, 1)->e;
-    craft_actions *a = eu_nd(&N, 1)->a;
+    eu_hosts(&N, 3, NULL, 0);
+    host_node_start(&N, host_node(&N, 1));
+    craft_engine *e = host_node(&N, 1)->e;
+    craft_actions *a = host_node(&N, 1)->acts;
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = CRAFT_EVENT_BOOTSTRAP;
     ev.ids = ids;
@@ -303,11 +303,11 @@ START_TEST(address_errors)
     addrs[1].len = 0; /* an empty address among others */
     ck_assert_int_eq(craft_engine_step(e, &ev, a), CRAFT_OK);
     ck_assert_uint_eq(craft_engine_member_count(e), 3);
-    eu_net_execute(&N, eu_nd(&N, 1));
+    host_execute(&N, host_node(&N, 1));
     assert_addr(1, 1, "a", 1);
     assert_addr(1, 2, NULL, 0);
     assert_addr(1, 3, "c", 1);
-    eu_net_free(&N);
+    eu_free(&N);
 }
 END_TEST
 

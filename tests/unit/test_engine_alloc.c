@@ -111,32 +111,32 @@ START_TEST(steady_state_allocates_nothing)
 {
     struct ca cl = {0}, cf = {0};
     craft_allocator al = ca_hook(&cl), af = ca_hook(&cf);
-    struct eu_net net;
-    eu_net_init(&net, 3, NULL, 0);
+    struct host net;
+    eu_hosts(&net, 3, NULL, 0);
     /* Leader 1 and follower 2 allocate through counting hooks, engine
      * and actions list alike. */
-    eu_nd(&net, 1)->opts.allocator = &al;
-    eu_nd(&net, 1)->acts_alloc = &al;
-    eu_nd(&net, 2)->opts.allocator = &af;
-    eu_nd(&net, 2)->acts_alloc = &af;
+    host_node(&net, 1)->opts.allocator = &al;
+    host_node(&net, 1)->acts_alloc = &al;
+    host_node(&net, 2)->opts.allocator = &af;
+    host_node(&net, 2)->acts_alloc = &af;
     for (uint64_t id = 1; id <= 3; id++) {
-        eu_net_set_disk(&net, id, 1, 0, t1, 1);
-        eu_net_start(&net, id);
+        eu_set_disk(&net, id, 1, 0, t1, 1);
+        host_node_start(&net, host_node(&net, id));
     }
-    eu_net_elect(&net, 1);
+    eu_elect(&net, 1);
     /* Warm-up: 200 proposals of 64 bytes, acknowledged, heartbeats. */
     uint8_t p[64];
     memset(p, 'p', sizeof(p));
     for (int k = 0; k < 200; k++) {
-        eu_net_propose(&net, 1, (uint64_t)k, p, sizeof(p));
-        eu_net_flush(&net);
-        eu_net_tick(&net, 1);
-        eu_net_flush(&net);
+        host_propose(&net, host_node(&net, 1), (uint64_t)k, p, sizeof(p));
+        host_deliver_all(&net);
+        host_tick(&net, host_node(&net, 1));
+        host_deliver_all(&net);
     }
-    ck_assert_uint_eq(craft_engine_commit_index(eu_nd(&net, 1)->e), 202);
-    struct eu_node *ld = eu_nd(&net, 1), *f2 = eu_nd(&net, 2);
-    ld->auto_persist = 0;
-    f2->auto_persist = 0;
+    ck_assert_uint_eq(craft_engine_commit_index(host_node(&net, 1)->e), 202);
+    struct host_node *ld = host_node(&net, 1), *f2 = host_node(&net, 2);
+    ld->hold_persist = 1;
+    f2->hold_persist = 1;
     for (int round = 0; round < 20; round++) {
         long l0 = cl.calls, f0 = cf.calls;
         /* Leader: a heartbeat tick (and the messages' bytes, which the
@@ -146,37 +146,37 @@ START_TEST(steady_state_allocates_nothing)
         snprintf(want, sizeof(want),
                  "SEND >2 HEARTBEAT t=2 c=%llu | SEND >3 HEARTBEAT t=2 c=%llu",
                  c, c);
-        eu_net_tick(&net, 1);
-        EU_EXPECT_STR(eu_net_out(&net, 1), want);
+        host_tick(&net, host_node(&net, 1));
+        EU_EXPECT_STR(eu_out(&net, 1), want);
         ck_assert_int_eq(cl.calls - l0, 0);
         /* Follower: the heartbeat, and its answer's bytes. */
-        ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_HEARTBEAT));
+        ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT, 1, 2));
         ck_assert_int_eq(cf.calls - f0, 0);
-        eu_net_flush(&net);
+        host_deliver_all(&net);
         /* Leader: a 64-byte proposal. */
         uint64_t idx = craft_engine_last_index(ld->e) + 1;
-        eu_net_propose(&net, 1, 1000, p, sizeof(p));
+        host_propose(&net, host_node(&net, 1), 1000, p, sizeof(p));
         ck_assert_int_eq(cl.calls - l0, 0);
         /* Follower: the append, and its answer's bytes. */
-        ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
+        ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
         snprintf(want, sizeof(want),
                  "APPEND i=%llu [2N] | SEND >1 APPEND_RESP t=2 i=%llu",
                  (unsigned long long)idx, (unsigned long long)idx);
-        EU_EXPECT_STR(eu_net_out(&net, 2), want);
-        eu_net_persist_pending(&net, 2);
+        EU_EXPECT_STR(eu_out(&net, 2), want);
+        host_persist_pending(&net, host_node(&net, 2));
         ck_assert_int_eq(cf.calls - f0, 0);
         /* Leader: the append response (commits: 2 of 3 with node 2 and
          * then its own write). */
-        ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
-        eu_net_persist_pending(&net, 1);
+        ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
+        host_persist_pending(&net, host_node(&net, 1));
         snprintf(want, sizeof(want), "APPLY i=%llu [2N]",
                  (unsigned long long)idx);
-        EU_EXPECT_STR(eu_net_out(&net, 1), want);
+        EU_EXPECT_STR(eu_out(&net, 1), want);
         ck_assert_int_eq(cl.calls - l0, 0);
         ck_assert_int_eq(cf.calls - f0, 0);
-        eu_net_flush(&net);
+        host_deliver_all(&net);
     }
-    eu_net_free(&net);
+    eu_free(&net);
     ck_assert_uint_eq(cl.live, 0);
     ck_assert_int_eq(cl.blocks, 0);
     ck_assert_uint_eq(cf.live, 0);

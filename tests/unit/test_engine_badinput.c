@@ -534,7 +534,7 @@ START_TEST(step_null_and_struct_size)
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = CRAFT_EVENT_TICK;
     ck_assert_int_eq(craft_engine_step(NULL, &ev, t.a[0]), CRAFT_EINVAL);
-    /* (A NULL event: see test_engine_bugs.c for the list it leaves.) */
+    /* (A NULL event: see test_engine_regress.c for the list it leaves.) */
     EXPECT_BAD(&t, craft_engine_step(t.e[0], NULL, t.a[0]), CRAFT_EINVAL);
     refill(&t);
     EXPECT_BAD(&t, craft_engine_step(t.e[0], &ev, NULL), CRAFT_EINVAL);
@@ -1001,13 +1001,13 @@ START_TEST(action_accessors_bad)
     ck_assert_uint_eq(craft_actions_count(a), 0);
     expect_accessors_empty(a, 0); /* never filled */
     /* A leader's proposal: RESULT, SEND, SEND, APPEND. */
-    struct eu_net net;
-    eu_net_init(&net, 3, NULL, 1);
-    eu_net_elect(&net, 1);
-    eu_nd(&net, 1)->auto_persist = 0;
-    eu_net_propose(&net, 1, 1, "p", 1);
-    craft_actions *la = eu_nd(&net, 1)->a;
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    struct host net;
+    eu_hosts(&net, 3, NULL, 1);
+    eu_elect(&net, 1);
+    host_node(&net, 1)->hold_persist = 1;
+    host_propose(&net, host_node(&net, 1), 1, "p", 1);
+    craft_actions *la = host_node(&net, 1)->acts;
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=1 OK i=3 t=2 n=1 l=1 | "
                   "SEND >2 APPEND t=2 prev=2/2 c=2 [2N] | "
                   "SEND >3 APPEND t=2 prev=2/2 c=2 [2N] | APPEND i=3 [2N]");
@@ -1046,7 +1046,7 @@ START_TEST(action_accessors_bad)
     ck_assert_int_eq(craft_action_message(la, 1, &d1b, &len1b), CRAFT_OK);
     ck_assert_ptr_eq(d, d1b);
     ck_assert_uint_eq(len, len1b);
-    eu_net_free(&net);
+    eu_free(&net);
     craft_actions_free(a);
 }
 END_TEST

@@ -11,18 +11,18 @@ static const uint64_t t1[] = {1};
 
 /* Three bootstrapped engines; node 1 leads term 2 with its no-op (entry 2)
  * committed everywhere and both followers in REPLICATE. */
-static void leader3(struct eu_net *net, const craft_engine_options *o)
+static void leader3(struct host *net, const craft_engine_options *o)
 {
-    eu_net_init(net, 3, o, 1);
-    eu_net_elect(net, 1);
+    eu_hosts(net, 3, o, 1);
+    eu_elect(net, 1);
     /* A heartbeat: the followers learn commit 2. */
-    for (uint32_t t = 0; t < eu_nd(net, 1)->opts.heartbeat_ticks; t++) {
-        eu_net_tick(net, 1);
+    for (uint32_t t = 0; t < host_node(net, 1)->opts.heartbeat_ticks; t++) {
+        host_tick(net, host_node(net, 1));
     }
-    eu_net_flush(net);
+    host_deliver_all(net);
     for (uint64_t id = 1; id <= 3; id++) {
-        ck_assert_uint_eq(craft_engine_commit_index(eu_nd(net, id)->e), 2);
-        ck_assert_uint_eq(eu_nd(net, id)->applied, 2);
+        ck_assert_uint_eq(craft_engine_commit_index(host_node(net, id)->e), 2);
+        ck_assert_uint_eq(host_node(net, id)->applied, 2);
     }
 }
 
@@ -207,17 +207,17 @@ END_TEST
 
 START_TEST(tick_leader_heartbeats)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
-    eu_net_tick(&net, 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_tick(&net, host_node(&net, 1));
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "SEND >2 HEARTBEAT t=2 c=2 | SEND >3 HEARTBEAT t=2 c=2");
     /* A follower answers a heartbeat, and learns nothing new. */
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_HEARTBEAT));
-    EU_EXPECT_STR(eu_net_out(&net, 2), "SEND >1 HEARTBEAT_RESP t=2");
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_HEARTBEAT_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
-    eu_net_free(&net);
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT, 1, 2));
+    EU_EXPECT_STR(eu_out(&net, 2), "SEND >1 HEARTBEAT_RESP t=2");
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "");
+    eu_free(&net);
 }
 END_TEST
 
@@ -225,18 +225,18 @@ START_TEST(tick_heartbeat_period)
 {
     craft_engine_options o = eu_opts(1);
     o.heartbeat_ticks = 3;
-    struct eu_net net;
+    struct host net;
     leader3(&net, &o);
-    eu_net_flush(&net);
+    host_deliver_all(&net);
     /* Heartbeats every third tick only. */
-    eu_net_tick(&net, 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
-    eu_net_tick(&net, 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
-    eu_net_tick(&net, 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_tick(&net, host_node(&net, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "");
+    host_tick(&net, host_node(&net, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "");
+    host_tick(&net, host_node(&net, 1));
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "SEND >2 HEARTBEAT t=2 c=2 | SEND >3 HEARTBEAT t=2 c=2");
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
@@ -343,7 +343,7 @@ START_TEST(message_vote_granted_after_persist)
     /* The vote is durable (HS) before the grant leaves. */
     EU_STEP_EXPECT(e, a, eu_inject(e, a, &m),
                    "ROLE F t=2 l=0 | HS t=2 v=1 | SEND >1 VOTE_RESP t=2");
-    /* (A retransmitted request: see test_engine_bugs.c.) */
+    /* (A retransmitted request: see test_engine_regress.c.) */
     /* Another candidate of the same term is refused. */
     m.from = 2;
     EU_STEP_EXPECT(e, a, eu_inject(e, a, &m),
@@ -389,31 +389,31 @@ END_TEST
 
 START_TEST(propose_leader_replicates_then_writes)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
     uint8_t p[64];
     memset(p, 0xab, sizeof(p));
-    eu_net_propose(&net, 1, 7, p, sizeof(p));
+    host_propose(&net, host_node(&net, 1), 7, p, sizeof(p));
     /* The receipt, the appends to the followers, and the leader's own
      * write last: it runs in parallel with replication (thesis §10.2.1). */
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=7 OK i=3 t=2 n=1 l=1 | "
                   "SEND >2 APPEND t=2 prev=2/2 c=2 [2N] | "
                   "SEND >3 APPEND t=2 prev=2/2 c=2 [2N] | APPEND i=3 [2N]");
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
 START_TEST(propose_follower_not_leader)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
-    eu_net_propose(&net, 2, 9, "x", 1);
+    host_propose(&net, host_node(&net, 2), 9, "x", 1);
     /* Not an error of the call: a result with the leader hint. */
-    EU_EXPECT_STR(eu_net_out(&net, 2),
+    EU_EXPECT_STR(eu_out(&net, 2),
                   "RESULT id=9 ENOTLEADER i=0 t=0 n=0 l=1");
-    ck_assert_uint_eq(craft_engine_last_index(eu_nd(&net, 2)->e), 2);
-    eu_net_free(&net);
+    ck_assert_uint_eq(craft_engine_last_index(host_node(&net, 2)->e), 2);
+    eu_free(&net);
 
     /* A follower that knows no leader: hint CRAFT_NONE. */
     craft_engine *e = eu_engine(NULL, 2, 1, 0, ids3, 3, t1, 1);
@@ -427,7 +427,7 @@ END_TEST
 
 START_TEST(propose_batch_is_one_append)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
     craft_buf bufs[100];
     uint8_t data[100][8];
@@ -441,12 +441,12 @@ START_TEST(propose_batch_is_one_append)
     ev.id = 42;
     ev.bufs = bufs;
     ev.nbufs = 100;
-    struct eu_node *ld = eu_nd(&net, 1);
-    ld->auto_persist = 0;
-    eu_net_step(&net, ld, &ev, 0);
+    struct host_node *ld = host_node(&net, 1);
+    ld->hold_persist = 1;
+    host_step(&net, ld, &ev);
     /* One receipt for indexes 3..102, one message per follower, and
      * exactly one APPEND action of the 100 entries. */
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=42 OK i=3 t=2 n=100 l=1 | "
                   "SEND >2 APPEND t=2 prev=2/2 c=2 [2N*100] | "
                   "SEND >3 APPEND t=2 prev=2/2 c=2 [2N*100] | "
@@ -454,23 +454,23 @@ START_TEST(propose_batch_is_one_append)
     for (size_t k = 0; k < 100; k++) {
         const void *d;
         size_t len;
-        ck_assert_int_eq(craft_action_entry(ld->a, 3, k, NULL, NULL, &d, &len),
+        ck_assert_int_eq(craft_action_entry(ld->acts, 3, k, NULL, NULL, &d, &len),
                          CRAFT_OK);
         ck_assert_uint_eq(len, 8);
         ck_assert_mem_eq(d, data[k], 8);
     }
     /* The payloads were copied: the caller's buffers may go. */
     memset(data, 0, sizeof(data));
-    eu_net_persist_pending(&net, 1);
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 2),
+    host_persist_pending(&net, host_node(&net, 1));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
+    EU_EXPECT_STR(eu_out(&net, 2),
                   "APPEND i=3 [2N*100] | SEND >1 APPEND_RESP t=2 i=102");
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "APPLY i=3 [2N*100]");
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "APPLY i=3 [2N*100]");
     for (uint64_t i = 3; i <= 102; i++) {
-        ck_assert_uint_eq(eu_nd(&net, 2)->log[i].data[0], (uint8_t)(i - 3));
+        ck_assert_uint_eq(host_entry_at(host_node(&net, 2), i)->data.p[0], (uint8_t)(i - 3));
     }
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
@@ -478,81 +478,81 @@ END_TEST
 
 START_TEST(commit_needs_leader_persist_and_one_ack)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
-    struct eu_node *ld = eu_nd(&net, 1);
-    ld->auto_persist = 0;
-    eu_net_propose(&net, 1, 1, "a", 1);
+    struct host_node *ld = host_node(&net, 1);
+    ld->hold_persist = 1;
+    host_propose(&net, host_node(&net, 1), 1, "a", 1);
     /* Follower 2 acks; the leader's own write is not durable yet, so one
      * of three copies is known durable: no commit. */
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     ck_assert_uint_eq(craft_engine_commit_index(ld->e), 2);
     /* Now the leader's write is durable: 2 of 3, entry 3 commits. */
-    eu_net_persist(&net, 1, 3, 2);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "APPLY i=3 [2N]");
+    host_persist(&net, host_node(&net, 1), 3, 2);
+    EU_EXPECT_STR(eu_out(&net, 1), "APPLY i=3 [2N]");
     ck_assert_uint_eq(craft_engine_commit_index(ld->e), 3);
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 3);
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
 START_TEST(commit_by_followers_alone)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
-    struct eu_node *ld = eu_nd(&net, 1);
-    ld->auto_persist = 0;
-    eu_net_propose(&net, 1, 1, "a", 1);
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
-    ck_assert(eu_net_take(&net, 1, 3, CRAFT_MSG_APPEND));
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    struct host_node *ld = host_node(&net, 1);
+    ld->hold_persist = 1;
+    host_propose(&net, host_node(&net, 1), 1, "a", 1);
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 3));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     /* Both followers hold it durably: a quorum without the leader. */
-    ck_assert(eu_net_take(&net, 3, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "APPLY i=3 [2N]");
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 3, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "APPLY i=3 [2N]");
     ck_assert_uint_eq(craft_engine_commit_index(ld->e), 3);
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 2);
     /* The late report of its own write changes nothing more. */
-    eu_net_persist(&net, 1, 3, 2);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    host_persist(&net, host_node(&net, 1), 3, 2);
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 3);
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
 START_TEST(persisted_stale_or_bogus_is_ignored)
 {
-    struct eu_net net;
+    struct host net;
     leader3(&net, NULL);
-    struct eu_node *ld = eu_nd(&net, 1);
-    ld->auto_persist = 0;
-    eu_net_propose(&net, 1, 1, "a", 1);
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
+    struct host_node *ld = host_node(&net, 1);
+    ld->hold_persist = 1;
+    host_propose(&net, host_node(&net, 1), 1, "a", 1);
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
     /* A report whose term is not the entry's (a write that was replaced):
      * ignored, so the leader still does not count itself. */
-    eu_net_persist(&net, 1, 3, 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    host_persist(&net, host_node(&net, 1), 3, 1);
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 2);
     ck_assert_uint_eq(craft_engine_commit_index(ld->e), 2);
-    eu_net_persist(&net, 1, 3, 3);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    host_persist(&net, host_node(&net, 1), 3, 3);
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 2);
     /* Past the end of the log: ignored. */
-    eu_net_persist(&net, 1, 4, 2);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    host_persist(&net, host_node(&net, 1), 4, 2);
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 2);
     /* An older index than already durable: ignored. */
-    eu_net_persist(&net, 1, 1, 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "");
+    host_persist(&net, host_node(&net, 1), 1, 1);
+    EU_EXPECT_STR(eu_out(&net, 1), "");
     ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 2);
     ck_assert_uint_eq(craft_engine_commit_index(ld->e), 2);
     /* The right report commits. */
-    eu_net_persist(&net, 1, 3, 2);
-    EU_EXPECT_STR(eu_net_out(&net, 1), "APPLY i=3 [2N]");
-    eu_net_free(&net);
+    host_persist(&net, host_node(&net, 1), 3, 2);
+    EU_EXPECT_STR(eu_out(&net, 1), "APPLY i=3 [2N]");
+    eu_free(&net);
 }
 END_TEST
 

@@ -3,17 +3,17 @@
  * when a READ_RESULT may be given, what a round of heartbeats confirms,
  * reads forwarded by followers, lease reads, and failing fast.
  */
-#include "cluster3.h"
+#include "engine_util.h"
 #include "harness.h"
 
-static struct c3 C;
+static struct host C;
 
-static void read_raw(struct c3_node *nd, uint64_t id)
+static void read_raw(struct host_node *nd, uint64_t id)
 {
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = CRAFT_EVENT_READ;
     ev.id = id;
-    c3_step_raw(nd, &ev);
+    host_step_raw(&C, nd, &ev);
 }
 
 static void others(uint64_t l, uint64_t *a, uint64_t *b)
@@ -29,61 +29,61 @@ static void others(uint64_t l, uint64_t *a, uint64_t *b)
  */
 START_TEST(read_waits_for_quorum_confirmed_after_request)
 {
-    c3_init(&C, 3, 1);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
+    eu_init(&C, 3, 1);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
     uint64_t a, b;
     others(l, &a, &b);
     uint64_t commit = craft_engine_commit_index(ld->e);
 
     /* A heartbeat goes out before the read; its acks are held back. */
     C.hold[a][l] = C.hold[b][l] = 1;
-    c3_tick(&C, ld);
-    c3_deliver_all(&C);
-    ck_assert_uint_eq(c3_queued(&C, CRAFT_MSG_HEARTBEAT_RESP, 0, l), 2);
+    host_tick(&C, ld);
+    host_deliver_all(&C);
+    ck_assert_uint_eq(host_queued(&C, CRAFT_MSG_HEARTBEAT_RESP, 0, l), 2);
 
     read_raw(ld, 42);
     /* No READ_RESULT yet: a new round of heartbeats, one per follower. */
     ck_assert_uint_eq(craft_actions_count(ld->acts), 2);
-    ck_assert_uint_eq(c3_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, a), 1);
-    ck_assert_uint_eq(c3_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, b), 1);
+    ck_assert_uint_eq(eu_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, a), 1);
+    ck_assert_uint_eq(eu_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, b), 1);
     struct craft_msg hb;
-    c3_action_msg(ld->acts, 0, &hb);
+    eu_action_msg(ld->acts, 0, &hb);
     uint64_t round = hb.ctx;
-    c3_execute(&C, ld);
+    host_execute(&C, ld);
 
     /* The old acks (earlier round) arrive: still no answer. */
-    struct c3_msg m;
+    struct host_msg m;
     for (int k = 0; k < 2; k++) {
-        c3_take_msg(&C, CRAFT_MSG_HEARTBEAT_RESP, 0, l, &m);
+        host_take_msg(&C, CRAFT_MSG_HEARTBEAT_RESP, 0, l, &m);
         struct craft_msg d;
-        c3_decode(m.bytes, m.len, &d);
+        eu_decode(m.bytes, m.len, &d);
         ck_assert_uint_lt(d.ctx, round);
-        c3_deliver_raw(&C, &m);
-        ck_assert_int_eq(c3_count_type(ld->acts, CRAFT_ACTION_READ_RESULT),
+        host_deliver_raw(&C, &m);
+        ck_assert_int_eq(eu_count_type(ld->acts, CRAFT_ACTION_READ_RESULT),
                          0);
-        c3_execute(&C, ld);
+        host_execute(&C, ld);
     }
     /* The new heartbeats reach the followers; their acks come back one at
      * a time: one follower plus the leader is a quorum of three. */
     C.hold[a][l] = C.hold[b][l] = 0;
     C.hold[l][a] = C.hold[l][b] = 0;
-    c3_deliver(&C, 2); /* the two heartbeats */
-    ck_assert_uint_eq(c3_queued(&C, CRAFT_MSG_HEARTBEAT_RESP, 0, l), 2);
-    c3_take_msg(&C, CRAFT_MSG_HEARTBEAT_RESP, a, l, &m);
-    c3_deliver_raw(&C, &m);
-    C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
+    host_deliver(&C, 2); /* the two heartbeats */
+    ck_assert_uint_eq(host_queued(&C, CRAFT_MSG_HEARTBEAT_RESP, 0, l), 2);
+    host_take_msg(&C, CRAFT_MSG_HEARTBEAT_RESP, a, l, &m);
+    host_deliver_raw(&C, &m);
+    EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_uint_eq(craft_action_id(ld->acts, 0), 42);
     ck_assert_int_eq(craft_action_status(ld->acts, 0), CRAFT_OK);
     ck_assert_uint_eq(craft_action_index(ld->acts, 0), commit);
     ck_assert_uint_eq(craft_action_leader(ld->acts, 0), l);
-    c3_execute(&C, ld);
+    host_execute(&C, ld);
     /* The second ack changes nothing. */
-    c3_take_msg(&C, CRAFT_MSG_HEARTBEAT_RESP, b, l, &m);
-    c3_deliver_raw(&C, &m);
-    ck_assert_int_eq(c3_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
-    c3_execute(&C, ld);
-    c3_free(&C);
+    host_take_msg(&C, CRAFT_MSG_HEARTBEAT_RESP, b, l, &m);
+    host_deliver_raw(&C, &m);
+    ck_assert_int_eq(eu_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
+    host_execute(&C, ld);
+    host_free(&C);
 }
 END_TEST
 
@@ -91,20 +91,20 @@ END_TEST
  * proposed later are not waited for. */
 START_TEST(read_index_is_commit_at_arrival)
 {
-    c3_init(&C, 3, 2);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
-    c3_propose(&C, ld, 1, "x", 1);
-    c3_deliver_all(&C);
+    eu_init(&C, 3, 2);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
+    host_propose(&C, ld, 1, "x", 1);
+    host_deliver_all(&C);
     uint64_t commit = craft_engine_commit_index(ld->e);
     ck_assert_uint_eq(commit, 3);
-    c3_event(&C, ld, CRAFT_EVENT_READ, 5, 0);
-    c3_propose(&C, ld, 2, "y", 1); /* index 4, after the read */
-    c3_deliver_all(&C);
-    struct c3_result r = c3_result1(ld, CRAFT_ACTION_READ_RESULT, 5);
+    host_event(&C, ld, CRAFT_EVENT_READ, 5, 0);
+    host_propose(&C, ld, 2, "y", 1); /* index 4, after the read */
+    host_deliver_all(&C);
+    struct host_result r = host_result1(ld, CRAFT_ACTION_READ_RESULT, 5);
     ck_assert_int_eq(r.status, CRAFT_OK);
     ck_assert_uint_eq(r.index, 3);
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 
@@ -112,39 +112,39 @@ END_TEST
  * so reads fail fast with CRAFT_ENOTREADY. */
 START_TEST(not_ready_before_leader_commits_in_its_term)
 {
-    c3_init(&C, 3, 3);
+    eu_init(&C, 3, 3);
     C.drop_type[CRAFT_MSG_APPEND_RESP] = 1;
-    uint64_t l = c3_elect(&C, 100);
+    uint64_t l = host_elect(&C, 100);
     ck_assert_uint_ne(l, 0);
-    struct c3_node *ld = c3_node(&C, l);
-    c3_deliver_all(&C);
+    struct host_node *ld = host_node(&C, l);
+    host_deliver_all(&C);
     ck_assert_uint_lt(craft_engine_commit_index(ld->e),
                       craft_engine_last_index(ld->e));
     read_raw(ld, 7);
-    C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
+    EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_uint_eq(craft_action_id(ld->acts, 0), 7);
     ck_assert_int_eq(craft_action_status(ld->acts, 0), CRAFT_ENOTREADY);
     ck_assert_uint_eq(craft_action_leader(ld->acts, 0), l);
-    c3_execute(&C, ld);
+    host_execute(&C, ld);
     /* A follower's forwarded read fails the same way. */
     uint64_t a, b;
     others(l, &a, &b);
-    c3_event(&C, c3_node(&C, a), CRAFT_EVENT_READ, 8, 0);
-    c3_deliver_all(&C);
+    host_event(&C, host_node(&C, a), CRAFT_EVENT_READ, 8, 0);
+    host_deliver_all(&C);
     ck_assert_int_eq(
-        c3_result1(c3_node(&C, a), CRAFT_ACTION_READ_RESULT, 8).status,
+        host_result1(host_node(&C, a), CRAFT_ACTION_READ_RESULT, 8).status,
         CRAFT_ENOTREADY);
     /* Once the no-op commits, reads are served. */
     C.drop_type[CRAFT_MSG_APPEND_RESP] = 0;
-    c3_tick(&C, ld);
-    c3_deliver_all(&C);
+    host_tick(&C, ld);
+    host_deliver_all(&C);
     ck_assert_uint_eq(craft_engine_commit_index(ld->e),
                       craft_engine_last_index(ld->e));
-    c3_event(&C, ld, CRAFT_EVENT_READ, 9, 0);
-    c3_deliver_all(&C);
-    ck_assert_int_eq(c3_result1(ld, CRAFT_ACTION_READ_RESULT, 9).status,
+    host_event(&C, ld, CRAFT_EVENT_READ, 9, 0);
+    host_deliver_all(&C);
+    ck_assert_int_eq(host_result1(ld, CRAFT_ACTION_READ_RESULT, 9).status,
                      CRAFT_OK);
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 
@@ -152,44 +152,44 @@ END_TEST
  * cost two rounds of heartbeats, not fifty. */
 START_TEST(many_reads_share_one_round)
 {
-    c3_init(&C, 5, 4);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
-    c3_clear_journal(ld);
+    eu_init(&C, 5, 4);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
+    host_clear_journal(ld);
     read_raw(ld, 1);
-    ck_assert_uint_eq(c3_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, 0), 4);
-    c3_execute(&C, ld);
+    ck_assert_uint_eq(eu_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, 0), 4);
+    host_execute(&C, ld);
     for (uint64_t id = 2; id <= 50; id++) {
         read_raw(ld, id);
         /* Queued behind the round in flight: nothing to do now. */
         ck_assert_uint_eq(craft_actions_count(ld->acts), 0);
-        c3_execute(&C, ld);
+        host_execute(&C, ld);
     }
-    c3_deliver_all(&C);
+    host_deliver_all(&C);
     for (uint64_t id = 1; id <= 50; id++) {
-        struct c3_result r = c3_result1(ld, CRAFT_ACTION_READ_RESULT, id);
+        struct host_result r = host_result1(ld, CRAFT_ACTION_READ_RESULT, id);
         ck_assert_int_eq(r.status, CRAFT_OK);
     }
     /* Round 1 for read 1, round 2 for reads 2..50: 2 x 4 heartbeats. */
     ck_assert_uint_eq(
-        c3_journal_count(ld, CRAFT_ACTION_SEND, CRAFT_MSG_HEARTBEAT), 8);
-    ck_assert_uint_eq(c3_journal_count(ld, CRAFT_ACTION_READ_RESULT, 0), 50);
-    c3_free(&C);
+        host_journal_count(ld, CRAFT_ACTION_SEND, CRAFT_MSG_HEARTBEAT), 8);
+    ck_assert_uint_eq(host_journal_count(ld, CRAFT_ACTION_READ_RESULT, 0), 50);
+    host_free(&C);
 }
 END_TEST
 
 /* A single-voter cluster is its own quorum: answered at once. */
 START_TEST(single_voter_reads_at_once)
 {
-    c3_init(&C, 1, 5);
-    ck_assert_uint_eq(c3_elect(&C, 100), 1);
-    struct c3_node *nd = c3_node(&C, 1);
+    eu_init(&C, 1, 5);
+    ck_assert_uint_eq(host_elect(&C, 100), 1);
+    struct host_node *nd = host_node(&C, 1);
     read_raw(nd, 3);
-    C3_ASSERT_TYPES(nd->acts, CRAFT_ACTION_READ_RESULT);
+    EU_ASSERT_TYPES(nd->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_int_eq(craft_action_status(nd->acts, 0), CRAFT_OK);
     ck_assert_uint_eq(craft_action_index(nd->acts, 0), 2);
-    c3_execute(&C, nd);
-    c3_free(&C);
+    host_execute(&C, nd);
+    host_free(&C);
 }
 END_TEST
 
@@ -200,58 +200,58 @@ END_TEST
  */
 START_TEST(follower_read_forwarded_to_leader)
 {
-    c3_init(&C, 3, 6);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
+    eu_init(&C, 3, 6);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
     uint64_t f, g;
     others(l, &f, &g);
-    struct c3_node *fw = c3_node(&C, f);
-    c3_propose(&C, ld, 1, "v", 1);
-    c3_deliver_all(&C);
+    struct host_node *fw = host_node(&C, f);
+    host_propose(&C, ld, 1, "v", 1);
+    host_deliver_all(&C);
     ck_assert_uint_eq(craft_engine_commit_index(ld->e), 3);
     ck_assert_uint_eq(craft_engine_commit_index(fw->e), 2);
 
     read_raw(fw, 77);
-    C3_ASSERT_TYPES(fw->acts, CRAFT_ACTION_SEND);
+    EU_ASSERT_TYPES(fw->acts, CRAFT_ACTION_SEND);
     struct craft_msg m;
-    c3_action_msg(fw->acts, 0, &m);
+    eu_action_msg(fw->acts, 0, &m);
     ck_assert_uint_eq(m.type, CRAFT_MSG_READ_INDEX);
     ck_assert_uint_eq(m.to, l);
     ck_assert_uint_eq(m.ctx, 77);
-    c3_execute(&C, fw);
+    host_execute(&C, fw);
 
-    struct c3_node *x = c3_deliver_one_raw(&C, CRAFT_MSG_READ_INDEX, f, l);
+    struct host_node *x = host_deliver_one_raw(&C, CRAFT_MSG_READ_INDEX, f, l);
     ck_assert_ptr_eq(x, ld);
     /* The leader confirms its leadership first. */
-    ck_assert_uint_eq(c3_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
-    ck_assert_uint_eq(c3_count_sends(ld->acts, CRAFT_MSG_READ_INDEX_RESP, 0),
+    ck_assert_uint_eq(eu_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
+    ck_assert_uint_eq(eu_count_sends(ld->acts, CRAFT_MSG_READ_INDEX_RESP, 0),
                       0);
-    ck_assert_uint_eq(c3_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, 0), 2);
-    c3_execute(&C, ld);
+    ck_assert_uint_eq(eu_count_sends(ld->acts, CRAFT_MSG_HEARTBEAT, 0), 2);
+    host_execute(&C, ld);
     /* Only g's ack: f's heartbeat (which would carry the commit) waits. */
-    c3_deliver_one_raw(&C, CRAFT_MSG_HEARTBEAT, l, g);
-    c3_execute(&C, c3_node(&C, g));
-    c3_deliver_one_raw(&C, CRAFT_MSG_HEARTBEAT_RESP, g, l);
-    C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_SEND);
-    c3_action_msg(ld->acts, 0, &m);
+    host_deliver_one_raw(&C, CRAFT_MSG_HEARTBEAT, l, g);
+    host_execute(&C, host_node(&C, g));
+    host_deliver_one_raw(&C, CRAFT_MSG_HEARTBEAT_RESP, g, l);
+    EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_SEND);
+    eu_action_msg(ld->acts, 0, &m);
     ck_assert_uint_eq(m.type, CRAFT_MSG_READ_INDEX_RESP);
     ck_assert_uint_eq(m.to, f);
     ck_assert_uint_eq(m.ctx, 77);
     ck_assert_uint_eq(m.index, 3);
     ck_assert_uint_eq(m.flags, 0);
-    c3_execute(&C, ld);
+    host_execute(&C, ld);
 
-    c3_deliver_one_raw(&C, CRAFT_MSG_READ_INDEX_RESP, l, f);
-    C3_ASSERT_TYPES(fw->acts, CRAFT_ACTION_READ_RESULT);
+    host_deliver_one_raw(&C, CRAFT_MSG_READ_INDEX_RESP, l, f);
+    EU_ASSERT_TYPES(fw->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_uint_eq(craft_action_id(fw->acts, 0), 77);
     ck_assert_int_eq(craft_action_status(fw->acts, 0), CRAFT_OK);
     ck_assert_uint_eq(craft_action_index(fw->acts, 0), 3);
-    c3_execute(&C, fw);
+    host_execute(&C, fw);
     /* Not applied yet here: the host waits until it is. */
     ck_assert_uint_lt(fw->applied, 3);
-    c3_deliver_all(&C);
+    host_deliver_all(&C);
     ck_assert_uint_ge(fw->applied, 3);
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 
@@ -277,27 +277,27 @@ END_TEST
 
 static uint64_t lease_cluster(uint32_t et, uint64_t seed)
 {
-    c3_setup(&C, 3, seed);
+    eu_setup(&C, 3, seed);
     C.opts.lease_reads = 1;
     C.opts.election_ticks = et;
-    c3_start(&C, 3);
-    return c3_elect_ready(&C, 400);
+    host_start(&C, 3);
+    return host_elect_ready(&C, 400);
 }
 
 /* With a valid lease a read is answered at once, without a round. */
 START_TEST(lease_read_served_without_round)
 {
     uint64_t l = lease_cluster(10, 7);
-    struct c3_node *ld = c3_node(&C, l);
-    c3_tick(&C, ld);
-    c3_deliver_all(&C);
+    struct host_node *ld = host_node(&C, l);
+    host_tick(&C, ld);
+    host_deliver_all(&C);
     read_raw(ld, 11);
-    C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
+    EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_int_eq(craft_action_status(ld->acts, 0), CRAFT_OK);
     ck_assert_uint_eq(craft_action_index(ld->acts, 0),
                       craft_engine_commit_index(ld->e));
-    c3_execute(&C, ld);
-    c3_free(&C);
+    host_execute(&C, ld);
+    host_free(&C);
 }
 END_TEST
 
@@ -310,38 +310,38 @@ END_TEST
 START_TEST(lease_timed_from_heartbeat_send)
 {
     uint64_t l = lease_cluster(10, 8);
-    struct c3_node *ld = c3_node(&C, l);
+    struct host_node *ld = host_node(&C, l);
     uint64_t a, b;
     others(l, &a, &b);
     /* Settle so that this leader's check-quorum stays happy. */
-    c3_tick(&C, ld);
-    c3_deliver_all(&C);
+    host_tick(&C, ld);
+    host_deliver_all(&C);
     /* The heartbeat of tick T reaches the followers; acks held. */
     C.hold[a][l] = C.hold[b][l] = 1;
-    c3_tick(&C, ld); /* T */
-    c3_deliver_all(&C);
+    host_tick(&C, ld); /* T */
+    host_deliver_all(&C);
     C.cut[l][a] = C.cut[l][b] = 1; /* later heartbeats are lost */
     for (int t = 1; t <= 3; t++) {
-        c3_tick(&C, ld);
+        host_tick(&C, ld);
     }
-    c3_drop(&C, CRAFT_MSG_HEARTBEAT, l, 0);
+    host_drop(&C, CRAFT_MSG_HEARTBEAT, l, 0);
     C.hold[a][l] = C.hold[b][l] = 0;
-    c3_deliver_all(&C); /* acks of T arrive at T+3 */
+    host_deliver_all(&C); /* acks of T arrive at T+3 */
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_LEADER);
     for (int t = 3; t <= 8; t++) {
         read_raw(ld, (uint64_t)t);
-        C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
+        EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
         ck_assert_int_eq(craft_action_status(ld->acts, 0), CRAFT_OK);
-        c3_execute(&C, ld);
-        c3_tick(&C, ld);
-        c3_drop_all(&C);
+        host_execute(&C, ld);
+        host_tick(&C, ld);
+        host_drop_all(&C);
     }
     /* T+9: the lease is over; the read waits for a round. */
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_LEADER);
     read_raw(ld, 9);
-    ck_assert_uint_eq(c3_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
-    c3_execute(&C, ld);
-    c3_free(&C);
+    ck_assert_uint_eq(eu_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
+    host_execute(&C, ld);
+    host_free(&C);
 }
 END_TEST
 
@@ -355,30 +355,30 @@ END_TEST
 START_TEST(lease_not_stretched_by_very_late_ack)
 {
     uint64_t l = lease_cluster(40, 9);
-    struct c3_node *ld = c3_node(&C, l);
+    struct host_node *ld = host_node(&C, l);
     uint64_t a, b;
     others(l, &a, &b);
     C.hold[a][l] = C.hold[b][l] = 1;
-    c3_tick(&C, ld); /* T: round R */
-    c3_deliver_all(&C);
+    host_tick(&C, ld); /* T: round R */
+    host_deliver_all(&C);
     C.cut[l][a] = C.cut[l][b] = 1;
     for (int t = 1; t <= 16; t++) {
-        c3_tick(&C, ld); /* rounds R+1..R+16 are lost */
+        host_tick(&C, ld); /* rounds R+1..R+16 are lost */
     }
-    c3_drop(&C, CRAFT_MSG_HEARTBEAT, l, 0);
+    host_drop(&C, CRAFT_MSG_HEARTBEAT, l, 0);
     C.hold[a][l] = C.hold[b][l] = 0;
-    c3_deliver_all(&C); /* round R confirmed at T+16 */
+    host_deliver_all(&C); /* round R confirmed at T+16 */
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_LEADER);
     /* Round R was sent at T: the lease (40 - 4 margin) ends at T+36. */
     for (int t = 17; t <= 36; t++) {
-        c3_tick(&C, ld);
-        c3_drop_all(&C);
+        host_tick(&C, ld);
+        host_drop_all(&C);
     }
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_LEADER);
     read_raw(ld, 36);
-    ck_assert_uint_eq(c3_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
-    c3_execute(&C, ld);
-    c3_free(&C);
+    ck_assert_uint_eq(eu_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
+    host_execute(&C, ld);
+    host_free(&C);
 }
 END_TEST
 
@@ -387,17 +387,17 @@ END_TEST
 START_TEST(no_lease_during_transfer)
 {
     uint64_t l = lease_cluster(10, 10);
-    struct c3_node *ld = c3_node(&C, l);
+    struct host_node *ld = host_node(&C, l);
     uint64_t a, b;
     others(l, &a, &b);
-    c3_tick(&C, ld);
-    c3_deliver_all(&C);
+    host_tick(&C, ld);
+    host_deliver_all(&C);
     C.hold[l][a] = C.hold[l][b] = 1; /* the transfer cannot finish */
-    c3_event(&C, ld, CRAFT_EVENT_TRANSFER, 1, a);
+    host_event(&C, ld, CRAFT_EVENT_TRANSFER, 1, a);
     read_raw(ld, 12);
-    ck_assert_uint_eq(c3_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
-    c3_execute(&C, ld);
-    c3_free(&C);
+    ck_assert_uint_eq(eu_count_type(ld->acts, CRAFT_ACTION_READ_RESULT), 0);
+    host_execute(&C, ld);
+    host_free(&C);
 }
 END_TEST
 
@@ -406,14 +406,14 @@ END_TEST
 /* A server that knows no leader refuses at once, hint none. */
 START_TEST(not_leader_without_known_leader)
 {
-    c3_init(&C, 3, 11);
-    struct c3_node *nd = c3_node(&C, 1);
+    eu_init(&C, 3, 11);
+    struct host_node *nd = host_node(&C, 1);
     read_raw(nd, 1);
-    C3_ASSERT_TYPES(nd->acts, CRAFT_ACTION_READ_RESULT);
+    EU_ASSERT_TYPES(nd->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_int_eq(craft_action_status(nd->acts, 0), CRAFT_ENOTLEADER);
     ck_assert_uint_eq(craft_action_leader(nd->acts, 0), CRAFT_NONE);
-    c3_execute(&C, nd);
-    c3_free(&C);
+    host_execute(&C, nd);
+    host_free(&C);
 }
 END_TEST
 
@@ -425,31 +425,31 @@ END_TEST
  */
 START_TEST(forwarded_read_refused_by_stepped_down_leader)
 {
-    c3_init(&C, 3, 12);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
+    eu_init(&C, 3, 12);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
     uint64_t f, g;
     others(l, &f, &g);
-    struct c3_node *fw = c3_node(&C, f);
-    c3_isolate(&C, g, 1);
+    struct host_node *fw = host_node(&C, f);
+    host_isolate(&C, g, 1);
     C.cut[f][l] = 1;
     for (int t = 0; t < 3 * 10 &&
                     craft_engine_role(ld->e) == CRAFT_ROLE_LEADER;
          t++) {
-        c3_tick(&C, ld);
-        c3_deliver_all(&C);
+        host_tick(&C, ld);
+        host_deliver_all(&C);
     }
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_FOLLOWER);
     ck_assert_uint_eq(craft_engine_leader(ld->e), CRAFT_NONE);
     ck_assert_uint_eq(craft_engine_leader(fw->e), l);
     ck_assert_uint_eq(craft_engine_term(fw->e), craft_engine_term(ld->e));
     C.cut[f][l] = 0;
-    c3_event(&C, fw, CRAFT_EVENT_READ, 5, 0);
-    c3_deliver_all(&C);
-    struct c3_result r = c3_result1(fw, CRAFT_ACTION_READ_RESULT, 5);
+    host_event(&C, fw, CRAFT_EVENT_READ, 5, 0);
+    host_deliver_all(&C);
+    struct host_result r = host_result1(fw, CRAFT_ACTION_READ_RESULT, 5);
     ck_assert_int_eq(r.status, CRAFT_ENOTLEADER);
     ck_assert_uint_eq(r.leader, CRAFT_NONE);
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 
@@ -457,27 +457,27 @@ END_TEST
  * another was elected (check-quorum off: only the higher term deposes it). */
 START_TEST(stepped_down_fails_pending_reads)
 {
-    c3_setup(&C, 3, 13);
+    eu_setup(&C, 3, 13);
     C.opts.check_quorum = 0;
-    c3_start(&C, 3);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
-    c3_isolate(&C, l, 1);
+    host_start(&C, 3);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
+    host_isolate(&C, l, 1);
     for (uint64_t id = 1; id <= 3; id++) {
-        c3_event(&C, ld, CRAFT_EVENT_READ, id, 0);
+        host_event(&C, ld, CRAFT_EVENT_READ, id, 0);
     }
-    c3_drop_all(&C);
+    host_drop_all(&C);
     uint64_t nl = 0;
     for (int t = 0; t < 100 && nl == 0; t++) {
         for (uint64_t x = 1; x <= 3; x++) {
             if (x != l) {
-                c3_tick(&C, c3_node(&C, x));
+                host_tick(&C, host_node(&C, x));
             }
         }
-        c3_deliver_all(&C);
+        host_deliver_all(&C);
         for (uint64_t x = 1; x <= 3; x++) {
             if (x != l &&
-                craft_engine_role(c3_node(&C, x)->e) == CRAFT_ROLE_LEADER) {
+                craft_engine_role(host_node(&C, x)->e) == CRAFT_ROLE_LEADER) {
                 nl = x;
             }
         }
@@ -485,16 +485,16 @@ START_TEST(stepped_down_fails_pending_reads)
     ck_assert_uint_ne(nl, 0);
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_LEADER);
     ck_assert_uint_eq(ld->nresults, 0); /* waiting, not answered */
-    c3_isolate(&C, l, 0);
-    c3_tick(&C, c3_node(&C, nl));
-    c3_deliver_all(&C);
+    host_isolate(&C, l, 0);
+    host_tick(&C, host_node(&C, nl));
+    host_deliver_all(&C);
     ck_assert_int_eq(craft_engine_role(ld->e), CRAFT_ROLE_FOLLOWER);
     ck_assert_uint_eq(craft_engine_leader(ld->e), nl);
     for (uint64_t id = 1; id <= 3; id++) {
-        ck_assert_int_eq(c3_result1(ld, CRAFT_ACTION_READ_RESULT, id).status,
+        ck_assert_int_eq(host_result1(ld, CRAFT_ACTION_READ_RESULT, id).status,
                          CRAFT_ESTEPPEDDOWN);
     }
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 
@@ -502,15 +502,15 @@ END_TEST
  * higher term. */
 START_TEST(stepped_down_exact_actions)
 {
-    c3_init(&C, 3, 14);
-    uint64_t l = c3_elect_ready(&C, 100);
-    struct c3_node *ld = c3_node(&C, l);
+    eu_init(&C, 3, 14);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
     uint64_t a, b;
     others(l, &a, &b);
     C.cut[l][a] = C.cut[l][b] = 1;
-    c3_event(&C, ld, CRAFT_EVENT_READ, 1, 0);
-    c3_event(&C, ld, CRAFT_EVENT_READ, 2, 0);
-    c3_drop_all(&C);
+    host_event(&C, ld, CRAFT_EVENT_READ, 1, 0);
+    host_event(&C, ld, CRAFT_EVENT_READ, 2, 0);
+    host_drop_all(&C);
     /* A heartbeat response from a higher term (a's new term). */
     struct craft_msg m;
     memset(&m, 0, sizeof(m));
@@ -526,8 +526,8 @@ START_TEST(stepped_down_exact_actions)
     ev.type = CRAFT_EVENT_MESSAGE;
     ev.data = buf;
     ev.len = n;
-    c3_step_raw(ld, &ev);
-    C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT,
+    host_step_raw(&C, ld, &ev);
+    EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT,
                     CRAFT_ACTION_READ_RESULT, CRAFT_ACTION_ROLE_CHANGE,
                     CRAFT_ACTION_PERSIST_HARD_STATE);
     ck_assert_uint_eq(craft_action_id(ld->acts, 0), 1);
@@ -535,13 +535,13 @@ START_TEST(stepped_down_exact_actions)
     ck_assert_uint_eq(craft_action_id(ld->acts, 1), 2);
     ck_assert_int_eq(craft_action_status(ld->acts, 1), CRAFT_ESTEPPEDDOWN);
     ck_assert_int_eq(craft_action_role(ld->acts, 2), CRAFT_ROLE_FOLLOWER);
-    c3_execute(&C, ld);
+    host_execute(&C, ld);
     /* And from now on: not leader. */
     read_raw(ld, 3);
-    C3_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
+    EU_ASSERT_TYPES(ld->acts, CRAFT_ACTION_READ_RESULT);
     ck_assert_int_eq(craft_action_status(ld->acts, 0), CRAFT_ENOTLEADER);
-    c3_execute(&C, ld);
-    c3_free(&C);
+    host_execute(&C, ld);
+    host_free(&C);
 }
 END_TEST
 
@@ -553,11 +553,11 @@ END_TEST
  */
 START_TEST(partition_minority_refuses_majority_serves)
 {
-    c3_init(&C, 5, 15);
-    uint64_t l = c3_elect_ready(&C, 200);
-    struct c3_node *ld = c3_node(&C, l);
+    eu_init(&C, 5, 15);
+    uint64_t l = host_elect_ready(&C, 200);
+    struct host_node *ld = host_node(&C, l);
     uint64_t mate = l == 1 ? 2 : 1; /* in the minority with l */
-    int minority[C3_MAX + 1] = {0};
+    int minority[HOST_MAX_NODES + 1] = {0};
     minority[l] = minority[mate] = 1;
     for (uint64_t x = 1; x <= 5; x++) {
         for (uint64_t y = 1; y <= 5; y++) {
@@ -566,42 +566,42 @@ START_TEST(partition_minority_refuses_majority_serves)
             }
         }
     }
-    c3_drop_all(&C);
+    host_drop_all(&C);
     for (uint64_t id = 1; id <= 5; id++) {
-        c3_event(&C, ld, CRAFT_EVENT_READ, id, 0);
+        host_event(&C, ld, CRAFT_EVENT_READ, id, 0);
     }
     /* Run for two election timeouts. */
     uint64_t nl = 0;
     for (int t = 0; t < 2 * 2 * 10; t++) {
-        c3_tick_all(&C);
-        c3_deliver_all(&C);
+        host_tick_all(&C);
+        host_deliver_all(&C);
         if (t == 0) {
             ck_assert_uint_eq(ld->nresults, 0); /* one round: 2 of 5 */
         }
     }
     for (uint64_t id = 1; id <= 5; id++) {
-        struct c3_result r = c3_result1(ld, CRAFT_ACTION_READ_RESULT, id);
+        struct host_result r = host_result1(ld, CRAFT_ACTION_READ_RESULT, id);
         ck_assert_int_eq(r.status, CRAFT_ESTEPPEDDOWN);
     }
     ck_assert_int_ne(craft_engine_role(ld->e), CRAFT_ROLE_LEADER);
-    c3_event(&C, ld, CRAFT_EVENT_READ, 6, 0);
-    ck_assert_int_eq(c3_result1(ld, CRAFT_ACTION_READ_RESULT, 6).status,
+    host_event(&C, ld, CRAFT_EVENT_READ, 6, 0);
+    ck_assert_int_eq(host_result1(ld, CRAFT_ACTION_READ_RESULT, 6).status,
                      CRAFT_ENOTLEADER);
     /* The majority side. */
     for (uint64_t id = 1; id <= 5; id++) {
-        struct c3_node *nd = c3_node(&C, id);
+        struct host_node *nd = host_node(&C, id);
         if (!minority[id] && craft_engine_role(nd->e) == CRAFT_ROLE_LEADER) {
             nl = id;
         }
     }
     ck_assert_uint_ne(nl, 0);
-    struct c3_node *nd = c3_node(&C, nl);
-    c3_propose(&C, nd, 1, "w", 1);
-    c3_deliver_all(&C);
+    struct host_node *nd = host_node(&C, nl);
+    host_propose(&C, nd, 1, "w", 1);
+    host_deliver_all(&C);
     uint64_t w = craft_engine_commit_index(nd->e);
-    c3_event(&C, nd, CRAFT_EVENT_READ, 7, 0);
-    c3_deliver_all(&C);
-    struct c3_result r = c3_result1(nd, CRAFT_ACTION_READ_RESULT, 7);
+    host_event(&C, nd, CRAFT_EVENT_READ, 7, 0);
+    host_deliver_all(&C);
+    struct host_result r = host_result1(nd, CRAFT_ACTION_READ_RESULT, 7);
     ck_assert_int_eq(r.status, CRAFT_OK);
     ck_assert_uint_eq(r.index, w);
     /* A follower of the majority reads through it too. */
@@ -611,17 +611,17 @@ START_TEST(partition_minority_refuses_majority_serves)
             fm = id;
         }
     }
-    c3_event(&C, c3_node(&C, fm), CRAFT_EVENT_READ, 8, 0);
-    c3_deliver_all(&C);
-    r = c3_result1(c3_node(&C, fm), CRAFT_ACTION_READ_RESULT, 8);
+    host_event(&C, host_node(&C, fm), CRAFT_EVENT_READ, 8, 0);
+    host_deliver_all(&C);
+    r = host_result1(host_node(&C, fm), CRAFT_ACTION_READ_RESULT, 8);
     ck_assert_int_eq(r.status, CRAFT_OK);
     ck_assert_uint_eq(r.index, w);
     /* The minority's follower cannot read either. */
-    c3_event(&C, c3_node(&C, mate), CRAFT_EVENT_READ, 9, 0);
-    c3_deliver_all(&C);
-    r = c3_result1(c3_node(&C, mate), CRAFT_ACTION_READ_RESULT, 9);
+    host_event(&C, host_node(&C, mate), CRAFT_EVENT_READ, 9, 0);
+    host_deliver_all(&C);
+    r = host_result1(host_node(&C, mate), CRAFT_ACTION_READ_RESULT, 9);
     ck_assert_int_ne(r.status, CRAFT_OK);
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 
@@ -633,15 +633,15 @@ END_TEST
  */
 START_TEST(partition_with_leases_no_stale_read)
 {
-    c3_setup(&C, 5, 16);
+    eu_setup(&C, 5, 16);
     C.opts.lease_reads = 1;
-    c3_start(&C, 5);
-    uint64_t l = c3_elect_ready(&C, 200);
-    struct c3_node *ld = c3_node(&C, l);
-    c3_tick(&C, ld);
-    c3_deliver_all(&C);
+    host_start(&C, 5);
+    uint64_t l = host_elect_ready(&C, 200);
+    struct host_node *ld = host_node(&C, l);
+    host_tick(&C, ld);
+    host_deliver_all(&C);
     uint64_t mate = l == 1 ? 2 : 1;
-    int minority[C3_MAX + 1] = {0};
+    int minority[HOST_MAX_NODES + 1] = {0};
     minority[l] = minority[mate] = 1;
     for (uint64_t x = 1; x <= 5; x++) {
         for (uint64_t y = 1; y <= 5; y++) {
@@ -653,20 +653,20 @@ START_TEST(partition_with_leases_no_stale_read)
     int last_old_read = -1, first_new_commit = -1;
     uint64_t id = 100;
     for (int t = 0; t < 60; t++) {
-        c3_tick_all(&C);
-        c3_deliver_all(&C);
+        host_tick_all(&C);
+        host_deliver_all(&C);
         size_t before = ld->nresults;
-        c3_event(&C, ld, CRAFT_EVENT_READ, ++id, 0);
+        host_event(&C, ld, CRAFT_EVENT_READ, ++id, 0);
         if (ld->nresults > before &&
             ld->results[ld->nresults - 1].status == CRAFT_OK) {
             last_old_read = t;
         }
         for (uint64_t x = 1; x <= 5; x++) {
-            struct c3_node *nd = c3_node(&C, x);
+            struct host_node *nd = host_node(&C, x);
             if (first_new_commit < 0 && !minority[x] &&
                 craft_engine_role(nd->e) == CRAFT_ROLE_LEADER) {
-                c3_propose(&C, nd, 1, "w", 1);
-                c3_deliver_all(&C);
+                host_propose(&C, nd, 1, "w", 1);
+                host_deliver_all(&C);
                 if (craft_engine_commit_index(nd->e) ==
                     craft_engine_last_index(nd->e)) {
                     first_new_commit = t;
@@ -677,7 +677,7 @@ START_TEST(partition_with_leases_no_stale_read)
     ck_assert_int_ge(last_old_read, 0);   /* the lease was used */
     ck_assert_int_ge(first_new_commit, 0); /* the majority moved on */
     ck_assert_int_lt(last_old_read, first_new_commit);
-    c3_free(&C);
+    host_free(&C);
 }
 END_TEST
 

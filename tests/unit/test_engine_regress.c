@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_engine_regress.c: regression tests for engine bugs
- * found while writing the replication and election tests. Each test names
- * the file and function, the scenario, and the expected and actual
- * behaviour.
+ * found while writing the engine's scenario tests (replication,
+ * elections, snapshots, reads, transfers, membership). Each test names
+ * the file and function, the scenario, the expected behaviour and the
+ * fix.
  */
 #include "engine_util.h"
 #include "harness.h"
@@ -52,17 +53,17 @@ END_TEST
  */
 START_TEST(send_action_reports_index_and_count)
 {
-    struct eu_net net;
-    eu_net_init(&net, 3, NULL, 1);
-    eu_net_elect(&net, 1);
-    eu_nd(&net, 1)->auto_persist = 0;
-    eu_net_propose(&net, 1, 1, "p", 1);
-    craft_actions *a = eu_nd(&net, 1)->a;
+    struct host net;
+    eu_hosts(&net, 3, NULL, 1);
+    eu_elect(&net, 1);
+    host_node(&net, 1)->hold_persist = 1;
+    host_propose(&net, host_node(&net, 1), 1, "p", 1);
+    craft_actions *a = host_node(&net, 1)->acts;
     ck_assert_int_eq(craft_action_type(a, 1), CRAFT_ACTION_SEND);
     ck_assert_uint_eq(craft_action_peer(a, 1), 2);
     ck_assert_uint_eq(craft_action_index(a, 1), 0);
     ck_assert_uint_eq(craft_action_count(a, 1), 0);
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
@@ -119,22 +120,22 @@ START_TEST(heartbeat_answer_overflows_inflight_window)
     craft_engine_options o = eu_opts(1);
     o.max_inflight = 4;
     o.max_msg_bytes = 1; /* one 1-byte entry per append */
-    struct eu_net net;
-    eu_net_init(&net, 3, &o, 1);
-    eu_net_elect(&net, 1);
-    eu_net_tick(&net, 1);
-    eu_net_flush(&net);
+    struct host net;
+    eu_hosts(&net, 3, &o, 1);
+    eu_elect(&net, 1);
+    host_tick(&net, host_node(&net, 1));
+    host_deliver_all(&net);
     /* 8 proposals: 4 appends to each follower go out, 4 entries wait. */
     for (int k = 0; k < 8; k++) {
-        eu_net_propose(&net, 1, (uint64_t)k, "x", 1);
+        host_propose(&net, host_node(&net, 1), (uint64_t)k, "x", 1);
     }
-    ck_assert_uint_eq(eu_net_queued(&net, 1, 2, CRAFT_MSG_APPEND), 4);
+    ck_assert_uint_eq(host_queued(&net, CRAFT_MSG_APPEND, 1, 2), 4);
     /* The heartbeat overtakes the appends. */
-    eu_net_tick(&net, 1);
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_HEARTBEAT));
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_HEARTBEAT_RESP));
-    ck_assert_uint_le(eu_net_queued(&net, 1, 2, CRAFT_MSG_APPEND), 5);
-    eu_net_free(&net);
+    host_tick(&net, host_node(&net, 1));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT, 1, 2));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT_RESP, 2, 1));
+    ck_assert_uint_le(host_queued(&net, CRAFT_MSG_APPEND, 1, 2), 5);
+    eu_free(&net);
 }
 END_TEST
 
@@ -160,33 +161,184 @@ END_TEST
  */
 START_TEST(many_pending_reads_overflow_actions)
 {
-    struct eu_net net;
-    eu_net_init(&net, 3, NULL, 1);
-    eu_net_elect(&net, 1);
-    eu_net_tick(&net, 1);
-    eu_net_flush(&net);
-    struct eu_node *ld = eu_nd(&net, 1);
+    struct host net;
+    eu_hosts(&net, 3, NULL, 1);
+    eu_elect(&net, 1);
+    host_tick(&net, host_node(&net, 1));
+    host_deliver_all(&net);
+    struct host_node *ld = host_node(&net, 1);
     for (uint64_t id = 1; id <= 5000; id++) {
         craft_event ev = CRAFT_EVENT_INIT;
         ev.type = CRAFT_EVENT_READ;
         ev.id = id;
-        ck_assert_int_eq(craft_engine_step(ld->e, &ev, ld->a), CRAFT_OK);
+        ck_assert_int_eq(craft_engine_step(ld->e, &ev, ld->acts), CRAFT_OK);
     }
     struct craft_msg m = eu_msg(CRAFT_MSG_HEARTBEAT, 2, 1, 3);
     size_t len;
     uint8_t *b = eu_encode(&m, &len);
-    ck_assert_int_eq(eu_step_bytes(ld->e, ld->a, b, len), CRAFT_OK);
+    ck_assert_int_eq(eu_step_bytes(ld->e, ld->acts, b, len), CRAFT_OK);
     free(b);
-    size_t n = craft_actions_count(ld->a), results = 0;
+    size_t n = craft_actions_count(ld->acts), results = 0;
     for (size_t i = 0; i < n; i++) {
-        if (craft_action_type(ld->a, i) == CRAFT_ACTION_READ_RESULT) {
-            ck_assert_int_eq(craft_action_status(ld->a, i),
+        if (craft_action_type(ld->acts, i) == CRAFT_ACTION_READ_RESULT) {
+            ck_assert_int_eq(craft_action_status(ld->acts, i),
                              CRAFT_ESTEPPEDDOWN);
             results++;
         }
     }
     ck_assert_uint_eq(results, 5000);
-    eu_net_free(&net);
+    eu_free(&net);
+}
+END_TEST
+
+/* ---- snapshots, reads, transfers, membership ----------------------- */
+
+static struct host C;
+
+static void others(uint64_t l, uint64_t *a, uint64_t *b)
+{
+    *a = l == 1 ? 2 : 1;
+    *b = 6 - l - *a;
+}
+
+/*
+ * BUG (src/engine/step.c, handle_term): a READ_INDEX whose term is lower
+ * than the receiver's is dropped without an answer, and a follower keeps
+ * no state for forwarded reads, so the read never gets a READ_RESULT: it
+ * hangs (reads must fail fast and never hang).
+ *
+ * Scenario: f forwards a read to l, which f still takes for the leader;
+ * but l was deposed (g leads in a higher term) while f was cut off.
+ * Expected: READ_RESULT CRAFT_ENOTLEADER for f, with hint g (read_index.c
+ * puts the refusing server's leader in the refusal's hint_index).
+ * Fix: answer a lower-term READ_INDEX (the reply carries the higher term,
+ * which also updates the follower) instead of dropping it, e.g. in
+ * handle_term: `else if (m->type == CRAFT_MSG_READ_INDEX) return 1;` so
+ * craft_on_read_index refuses it (we are not its leader).
+ */
+START_TEST(forwarded_read_to_deposed_leader_hangs)
+{
+    eu_init(&C, 3, 12);
+    uint64_t l = host_elect_ready(&C, 100);
+    uint64_t f, g;
+    others(l, &f, &g);
+    struct host_node *fw = host_node(&C, f);
+    host_isolate(&C, f, 1);
+    host_event(&C, host_node(&C, l), CRAFT_EVENT_TRANSFER, 1, g);
+    for (int t = 0; t < 3; t++) {
+        host_tick(&C, host_node(&C, l));
+        host_tick(&C, host_node(&C, g));
+        host_deliver_all(&C);
+    }
+    ck_assert_int_eq(craft_engine_role(host_node(&C, g)->e), CRAFT_ROLE_LEADER);
+    ck_assert_uint_eq(craft_engine_leader(host_node(&C, l)->e), g);
+    ck_assert_uint_eq(craft_engine_leader(fw->e), l);
+    host_drop_all(&C);
+    host_isolate(&C, f, 0);
+    C.cut[g][f] = 1; /* f goes on believing in l */
+    host_event(&C, fw, CRAFT_EVENT_READ, 5, 0);
+    host_deliver_all(&C);
+    struct host_result r[2];
+    ck_assert_uint_eq(host_results(fw, CRAFT_ACTION_READ_RESULT, 5, r, 2), 1);
+    ck_assert_int_eq(r[0].status, CRAFT_ENOTLEADER);
+    ck_assert_uint_eq(r[0].leader, g);
+    host_free(&C);
+}
+END_TEST
+
+/*
+ * BUG (src/engine/role.c leave_leadership + step.c handle_term): when a
+ * leader steps down because of a higher term, craft_reads_fail answers the
+ * reads its followers forwarded with READ_INDEX_RESP(CRAFT_ESTEPPEDDOWN),
+ * but those replies carry the old term: leave_leadership runs before
+ * craft_become_follower updates e->term. A follower that already moved to
+ * the higher term (it voted for the candidate first) drops them as stale,
+ * and its read hangs forever.
+ * Expected: READ_RESULT CRAFT_ESTEPPEDDOWN on f.
+ * Fix (either): in craft_become_follower update the term before
+ * leave_leadership's replies are queued, or in handle_term accept a
+ * lower-term READ_INDEX_RESP (it answers our own request: a refusal is
+ * always safe, and an OK from an older term was confirmed by a quorum
+ * after our request arrived, which is all ReadIndex needs). The follower
+ * should also fail its forwarded reads when its leader changes or after an
+ * election timeout, so that a lost reply cannot hang a read either.
+ */
+START_TEST(forwarded_read_pending_when_leader_deposed_hangs)
+{
+    eu_setup(&C, 3, 21);
+    C.opts.check_quorum = 0; /* no stickiness: g can win */
+    host_start(&C, 3);
+    uint64_t l = host_elect_ready(&C, 100);
+    uint64_t f, g;
+    others(l, &f, &g);
+    struct host_node *fw = host_node(&C, f);
+    struct host_node *gn = host_node(&C, g);
+    /* l's heartbeats are lost from now on: its read rounds never end
+     * and g stops hearing from it. */
+    C.cut[l][f] = C.cut[l][g] = 1;
+    host_event(&C, fw, CRAFT_EVENT_READ, 5, 0);
+    host_deliver_all(&C); /* READ_INDEX reaches l */
+    ck_assert_uint_eq(fw->nresults, 0);
+    /* g campaigns in a higher term; f votes first, l hears it after. */
+    C.hold[g][l] = 1;
+    for (int t = 0; t < 100 && craft_engine_role(gn->e) != CRAFT_ROLE_LEADER;
+         t++) {
+        host_tick(&C, gn);
+        host_deliver_all(&C);
+    }
+    ck_assert_int_eq(craft_engine_role(gn->e), CRAFT_ROLE_LEADER);
+    ck_assert_uint_gt(craft_engine_term(fw->e),
+                      craft_engine_term(host_node(&C, l)->e));
+    C.hold[g][l] = 0;
+    C.cut[l][f] = 0;
+    host_deliver_all(&C);
+    ck_assert_int_eq(craft_engine_role(host_node(&C, l)->e),
+                     CRAFT_ROLE_FOLLOWER);
+    struct host_result r[2];
+    ck_assert_uint_eq(host_results(fw, CRAFT_ACTION_READ_RESULT, 5, r, 2), 1);
+    ck_assert_int_eq(r[0].status, CRAFT_ESTEPPEDDOWN);
+    host_free(&C);
+}
+END_TEST
+
+/*
+ * BUG (src/engine/step.c handle_term, with role.c leave_leadership):
+ * TRANSFER_RESULT CRAFT_OK is reported as soon as the old leader sees the
+ * target's vote request, before the target has won; engine.h documents OK
+ * as "when peer took over". If the target then loses (here it reaches
+ * only the old leader and crashes), the caller was told OK although
+ * another server leads.
+ * Expected: no CRAFT_OK unless the target became leader (e.g. OK when an
+ * append/heartbeat of the target's term arrives from it, else
+ * CRAFT_ESTEPPEDDOWN or CRAFT_ETIMEDOUT). Needs the pending transfer to
+ * outlive the step-down in leave_leadership.
+ */
+START_TEST(transfer_ok_reported_before_target_wins)
+{
+    eu_init(&C, 5, 31);
+    uint64_t l = host_elect_ready(&C, 200);
+    struct host_node *ld = host_node(&C, l);
+    uint64_t t = l == 5 ? 4 : 5;
+    host_event(&C, ld, CRAFT_EVENT_TRANSFER, 1, t);
+    /* TimeoutNow reaches t; t's vote requests reach only l. */
+    for (uint64_t x = 1; x <= 5; x++) {
+        if (x != l && x != t) {
+            C.cut[t][x] = 1;
+        }
+    }
+    host_deliver_all(&C);
+    ck_assert_int_eq(craft_engine_role(host_node(&C, t)->e),
+                     CRAFT_ROLE_CANDIDATE);
+    host_crash(&C, host_node(&C, t));
+    host_drop_all(&C);
+    uint64_t nl = host_elect(&C, 400);
+    ck_assert_uint_ne(nl, 0);
+    ck_assert_uint_ne(nl, t);
+    struct host_result r[2];
+    ck_assert_uint_eq(host_results(ld, CRAFT_ACTION_TRANSFER_RESULT, 1, r, 2),
+                      1);
+    ck_assert_int_ne(r[0].status, CRAFT_OK);
+    host_free(&C);
 }
 END_TEST
 
@@ -200,6 +352,13 @@ static Suite *suite(void)
     tcase_add_test(tc, heartbeat_answer_overflows_inflight_window);
     /* Last: without a fix it corrupts memory (under ASan, aborts). */
     tcase_add_test(tc, many_pending_reads_overflow_actions);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reads");
+    tcase_add_test(tc, forwarded_read_to_deposed_leader_hangs);
+    tcase_add_test(tc, forwarded_read_pending_when_leader_deposed_hangs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("transfer");
+    tcase_add_test(tc, transfer_ok_reported_before_target_wins);
     suite_add_tcase(s, tc);
     return s;
 }

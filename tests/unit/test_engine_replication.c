@@ -9,14 +9,14 @@
 
 /* Delivers election traffic only (pre-votes, votes and their answers)
  * until none is queued; appends stay queued. */
-static void deliver_election(struct eu_net *net)
+static void deliver_election(struct host *net)
 {
     static const uint32_t types[] = {CRAFT_MSG_PREVOTE, CRAFT_MSG_PREVOTE_RESP,
                                      CRAFT_MSG_VOTE, CRAFT_MSG_VOTE_RESP};
     for (;;) {
         int any = 0;
         for (size_t k = 0; k < 4; k++) {
-            while (eu_net_take(net, 0, 0, types[k])) {
+            while (host_deliver_one(net, types[k], 0, 0)) {
                 any = 1;
             }
         }
@@ -26,10 +26,10 @@ static void deliver_election(struct eu_net *net)
     }
 }
 
-static void heartbeat_round(struct eu_net *net, uint64_t leader)
+static void heartbeat_round(struct host *net, uint64_t leader)
 {
-    eu_net_tick(net, leader);
-    eu_net_flush(net);
+    host_tick(net, host_node(net, leader));
+    host_deliver_all(net);
 }
 
 static void expect_progress(craft_engine *e, uint64_t peer, uint64_t match,
@@ -69,24 +69,24 @@ struct fig7_case {
 
 START_TEST(figure7_logs_converge)
 {
-    struct eu_net net;
-    eu_net_init(&net, 7, NULL, 0);
+    struct host net;
+    eu_hosts(&net, 7, NULL, 0);
     /* Hard state terms: the leader was in term 7; each follower in the
      * term of its last entry. */
-    eu_net_set_disk(&net, 1, 7, 0, fig7_leader, LEN(fig7_leader));
-    eu_net_set_disk(&net, 2, 6, 0, fig7_a, LEN(fig7_a));
-    eu_net_set_disk(&net, 3, 4, 0, fig7_b, LEN(fig7_b));
-    eu_net_set_disk(&net, 4, 6, 0, fig7_c, LEN(fig7_c));
-    eu_net_set_disk(&net, 5, 7, 0, fig7_d, LEN(fig7_d));
-    eu_net_set_disk(&net, 6, 4, 0, fig7_e, LEN(fig7_e));
-    eu_net_set_disk(&net, 7, 3, 0, fig7_f, LEN(fig7_f));
+    eu_set_disk(&net, 1, 7, 0, fig7_leader, LEN(fig7_leader));
+    eu_set_disk(&net, 2, 6, 0, fig7_a, LEN(fig7_a));
+    eu_set_disk(&net, 3, 4, 0, fig7_b, LEN(fig7_b));
+    eu_set_disk(&net, 4, 6, 0, fig7_c, LEN(fig7_c));
+    eu_set_disk(&net, 5, 7, 0, fig7_d, LEN(fig7_d));
+    eu_set_disk(&net, 6, 4, 0, fig7_e, LEN(fig7_e));
+    eu_set_disk(&net, 7, 3, 0, fig7_f, LEN(fig7_f));
     for (uint64_t id = 1; id <= 7; id++) {
-        eu_net_start(&net, id);
+        host_node_start(&net, host_node(&net, id));
     }
     /* The leader campaigns; a, b, e and f grant, c and d (more
      * up-to-date logs, §5.4.1) refuse. */
-    eu_net_tick_until_active(&net, 1, 40);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    eu_tick_until_active(&net, 1, 40);
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "ROLE P t=7 l=0 | SEND >2 PREVOTE t=8 last=10/6 | "
                   "SEND >3 PREVOTE t=8 last=10/6 | "
                   "SEND >4 PREVOTE t=8 last=10/6 | "
@@ -94,14 +94,14 @@ START_TEST(figure7_logs_converge)
                   "SEND >6 PREVOTE t=8 last=10/6 | "
                   "SEND >7 PREVOTE t=8 last=10/6");
     deliver_election(&net);
-    ck_assert_int_eq(craft_engine_role(eu_nd(&net, 1)->e), CRAFT_ROLE_LEADER);
-    ck_assert_uint_eq(craft_engine_term(eu_nd(&net, 1)->e), 8);
-    ck_assert_uint_eq(craft_engine_last_index(eu_nd(&net, 1)->e), 11);
-    ck_assert(strstr(eu_nd(&net, 4)->trace.p, "SEND >1 VOTE_RESP t=8 REJECT"));
-    ck_assert(strstr(eu_nd(&net, 5)->trace.p, "SEND >1 VOTE_RESP t=8 REJECT"));
+    ck_assert_int_eq(craft_engine_role(host_node(&net, 1)->e), CRAFT_ROLE_LEADER);
+    ck_assert_uint_eq(craft_engine_term(host_node(&net, 1)->e), 8);
+    ck_assert_uint_eq(craft_engine_last_index(host_node(&net, 1)->e), 11);
+    ck_assert(strstr(eu_steps_of(&net, 4)->trace.p, "SEND >1 VOTE_RESP t=8 REJECT"));
+    ck_assert(strstr(eu_steps_of(&net, 5)->trace.p, "SEND >1 VOTE_RESP t=8 REJECT"));
     /* Every follower got one probe: prev = 10/6 with the no-op 11. */
     for (uint64_t id = 2; id <= 7; id++) {
-        ck_assert_uint_eq(eu_net_queued(&net, 1, id, CRAFT_MSG_APPEND), 1);
+        ck_assert_uint_eq(host_queued(&net, CRAFT_MSG_APPEND, 1, id), 1);
     }
 
     static const struct fig7_case cases[] = {
@@ -156,28 +156,28 @@ START_TEST(figure7_logs_converge)
     for (size_t k = 0; k < LEN(cases); k++) {
         const struct fig7_case *c = &cases[k];
         int trips = 0;
-        while (eu_net_take(&net, 1, c->id, CRAFT_MSG_APPEND)) {
+        while (host_deliver_one(&net, CRAFT_MSG_APPEND, 1, c->id)) {
             ck_assert_int_lt(trips, 2);
-            EU_EXPECT_STR(eu_net_out(&net, c->id), c->follower[trips]);
-            ck_assert(eu_net_take(&net, c->id, 1, CRAFT_MSG_APPEND_RESP));
-            EU_EXPECT_STR(eu_net_out(&net, 1), c->leader[trips]);
+            EU_EXPECT_STR(eu_out(&net, c->id), c->follower[trips]);
+            ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, c->id, 1));
+            EU_EXPECT_STR(eu_out(&net, 1), c->leader[trips]);
             trips++;
         }
         ck_assert_int_eq(trips, c->round_trips);
-        ck_assert_uint_eq(eu_net_queued(&net, 1, c->id, 0), 0);
-        ck_assert_uint_eq(eu_net_queued(&net, c->id, 1, 0), 0);
-        eu_net_same_log(&net, c->id, 1);
-        expect_progress(eu_nd(&net, 1)->e, c->id, 11, 12,
+        ck_assert_uint_eq(host_queued(&net, 0, 1, c->id), 0);
+        ck_assert_uint_eq(host_queued(&net, 0, c->id, 1), 0);
+        eu_same_log(&net, c->id, 1);
+        expect_progress(host_node(&net, 1)->e, c->id, 11, 12,
                         CRAFT_PROGRESS_STATE_REPLICATE);
     }
     /* One heartbeat: everyone applies through 11. */
     heartbeat_round(&net, 1);
     for (uint64_t id = 1; id <= 7; id++) {
-        eu_net_same_log(&net, id, 1);
-        ck_assert_uint_eq(eu_nd(&net, id)->applied, 11);
-        ck_assert_uint_eq(craft_engine_commit_index(eu_nd(&net, id)->e), 11);
+        eu_same_log(&net, id, 1);
+        ck_assert_uint_eq(host_node(&net, id)->applied, 11);
+        ck_assert_uint_eq(craft_engine_commit_index(host_node(&net, id)->e), 11);
     }
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
@@ -195,180 +195,180 @@ END_TEST
  */
 static uint8_t fig8_x[32];
 
-static void fig8_to_c(struct eu_net *net)
+static void fig8_to_c(struct host *net)
 {
     craft_engine_options o = eu_opts(1);
     o.pre_vote = 0;
     o.check_quorum = 0;
     o.max_msg_bytes = 16;
-    eu_net_init(net, 5, &o, 1);
+    eu_hosts(net, 5, &o, 1);
     memset(fig8_x, 'x', sizeof(fig8_x));
 
     /* (a) S1 leads term 2; its no-op commits everywhere. It takes entry 3
      * (term 2) and replicates it to S2 only before it crashes. */
-    eu_net_elect(net, 1);
+    eu_elect(net, 1);
     heartbeat_round(net, 1);
-    eu_net_propose(net, 1, 1, fig8_x, sizeof(fig8_x));
-    EU_EXPECT_STR(eu_net_out(net, 1),
+    host_propose(net, host_node(net, 1), 1, fig8_x, sizeof(fig8_x));
+    EU_EXPECT_STR(eu_out(net, 1),
                   "RESULT id=1 OK i=3 t=2 n=1 l=1 | "
                   "SEND >2 APPEND t=2 prev=2/2 c=2 [2N] | "
                   "SEND >3 APPEND t=2 prev=2/2 c=2 [2N] | "
                   "SEND >4 APPEND t=2 prev=2/2 c=2 [2N] | "
                   "SEND >5 APPEND t=2 prev=2/2 c=2 [2N] | APPEND i=3 [2N]");
-    ck_assert(eu_net_take(net, 1, 2, CRAFT_MSG_APPEND));
-    ck_assert(eu_net_take(net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(net, 1), ""); /* 2 of 5: not committed */
-    ck_assert_uint_eq(eu_nd(net, 1)->applied, 2);
-    eu_net_drop(net, 0, 0, 0);
-    eu_net_crash(net, 1);
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND, 1, 2));
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(net, 1), ""); /* 2 of 5: not committed */
+    ck_assert_uint_eq(host_node(net, 1)->applied, 2);
+    host_drop(net, 0, 0, 0);
+    host_crash(net, host_node(net, 1));
 
     /* (b) S5 is elected for term 3 by S3, S4 and itself, appends its
      * no-op at index 3 (term 3), and crashes before sending anything. */
-    eu_net_tick_until_active(net, 5, 40);
-    EU_EXPECT_STR(eu_net_out(net, 5),
+    eu_tick_until_active(net, 5, 40);
+    EU_EXPECT_STR(eu_out(net, 5),
                   "ROLE C t=3 l=0 | HS t=3 v=5 | SEND >1 VOTE t=3 last=2/2 | "
                   "SEND >2 VOTE t=3 last=2/2 | SEND >3 VOTE t=3 last=2/2 | "
                   "SEND >4 VOTE t=3 last=2/2");
-    ck_assert(eu_net_take(net, 5, 2, CRAFT_MSG_VOTE));
-    EU_EXPECT_STR(eu_net_out(net, 2),
+    ck_assert(host_deliver_one(net, CRAFT_MSG_VOTE, 5, 2));
+    EU_EXPECT_STR(eu_out(net, 2),
                   "ROLE F t=3 l=0 | HS t=3 v=0 | SEND >5 VOTE_RESP t=3 REJECT");
-    ck_assert(eu_net_take(net, 5, 3, CRAFT_MSG_VOTE));
-    ck_assert(eu_net_take(net, 5, 4, CRAFT_MSG_VOTE));
-    ck_assert(eu_net_take(net, 3, 5, CRAFT_MSG_VOTE_RESP));
-    ck_assert(eu_net_take(net, 4, 5, CRAFT_MSG_VOTE_RESP));
-    EU_EXPECT_STR(eu_net_out(net, 5),
+    ck_assert(host_deliver_one(net, CRAFT_MSG_VOTE, 5, 3));
+    ck_assert(host_deliver_one(net, CRAFT_MSG_VOTE, 5, 4));
+    ck_assert(host_deliver_one(net, CRAFT_MSG_VOTE_RESP, 3, 5));
+    ck_assert(host_deliver_one(net, CRAFT_MSG_VOTE_RESP, 4, 5));
+    EU_EXPECT_STR(eu_out(net, 5),
                   "ROLE L t=3 l=5 | SEND >1 APPEND t=3 prev=2/2 c=2 [3O] | "
                   "SEND >2 APPEND t=3 prev=2/2 c=2 [3O] | "
                   "SEND >3 APPEND t=3 prev=2/2 c=2 [3O] | "
                   "SEND >4 APPEND t=3 prev=2/2 c=2 [3O] | APPEND i=3 [3O]");
-    eu_net_drop(net, 0, 0, 0);
-    eu_net_crash(net, 5);
+    host_drop(net, 0, 0, 0);
+    host_crash(net, host_node(net, 5));
 
     /* (c) S1 restarts. Term 3 fails (S3 and S4 voted for S5); it is
      * elected in term 4 by S2, S3 and S4 and appends its no-op 4. */
-    eu_net_start(net, 1);
-    eu_net_tick_until_active(net, 1, 40);
-    EU_EXPECT_STR(eu_net_out(net, 1),
+    host_node_start(net, host_node(net, 1));
+    eu_tick_until_active(net, 1, 40);
+    EU_EXPECT_STR(eu_out(net, 1),
                   "ROLE C t=3 l=0 | HS t=3 v=1 | SEND >2 VOTE t=3 last=3/2 | "
                   "SEND >3 VOTE t=3 last=3/2 | SEND >4 VOTE t=3 last=3/2 | "
                   "SEND >5 VOTE t=3 last=3/2");
-    eu_net_flush(net);
-    ck_assert_int_eq(craft_engine_role(eu_nd(net, 1)->e), CRAFT_ROLE_CANDIDATE);
-    eu_net_tick_until_active(net, 1, 40);
+    host_deliver_all(net);
+    ck_assert_int_eq(craft_engine_role(host_node(net, 1)->e), CRAFT_ROLE_CANDIDATE);
+    eu_tick_until_active(net, 1, 40);
     deliver_election(net);
-    ck_assert_int_eq(craft_engine_role(eu_nd(net, 1)->e), CRAFT_ROLE_LEADER);
-    ck_assert_uint_eq(craft_engine_term(eu_nd(net, 1)->e), 4);
+    ck_assert_int_eq(craft_engine_role(host_node(net, 1)->e), CRAFT_ROLE_LEADER);
+    ck_assert_uint_eq(craft_engine_term(host_node(net, 1)->e), 4);
     /* S2 has entry 3 and takes 4. */
-    ck_assert(eu_net_take(net, 1, 2, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(net, 2),
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND, 1, 2));
+    EU_EXPECT_STR(eu_out(net, 2),
                   "ROLE F t=4 l=1 | APPEND i=4 [4O] | "
                   "SEND >1 APPEND_RESP t=4 i=4");
-    ck_assert(eu_net_take(net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(net, 1), "");
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(net, 1), "");
     /* S3 lacks 3: the leader backs off and sends the term-2 entry alone. */
-    ck_assert(eu_net_take(net, 1, 3, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(net, 3),
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND, 1, 3));
+    EU_EXPECT_STR(eu_out(net, 3),
                   "ROLE F t=4 l=1 | "
                   "SEND >1 APPEND_RESP t=4 i=3 REJECT hint=2/2");
-    ck_assert(eu_net_take(net, 3, 1, CRAFT_MSG_APPEND_RESP));
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND_RESP, 3, 1));
     /* (S1 restarted: its commit index is 0 again.) */
-    EU_EXPECT_STR(eu_net_out(net, 1), "SEND >3 APPEND t=4 prev=2/2 c=0 [2N]");
-    ck_assert(eu_net_take(net, 1, 3, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(net, 3),
+    EU_EXPECT_STR(eu_out(net, 1), "SEND >3 APPEND t=4 prev=2/2 c=0 [2N]");
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND, 1, 3));
+    EU_EXPECT_STR(eu_out(net, 3),
                   "APPEND i=3 [2N] | SEND >1 APPEND_RESP t=4 i=3");
     /* The leader now knows that S1, S2 and S3 (a majority) store entry 3
      * of term 2. It must not commit it by counting replicas: nothing is
      * applied; it only streams the no-op next. */
-    ck_assert(eu_net_take(net, 3, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(net, 1), "SEND >3 APPEND t=4 prev=3/2 c=0 [4O]");
-    ck_assert_uint_eq(craft_engine_commit_index(eu_nd(net, 1)->e), 0);
-    expect_progress(eu_nd(net, 1)->e, 3, 3, 5, CRAFT_PROGRESS_STATE_REPLICATE);
+    ck_assert(host_deliver_one(net, CRAFT_MSG_APPEND_RESP, 3, 1));
+    EU_EXPECT_STR(eu_out(net, 1), "SEND >3 APPEND t=4 prev=3/2 c=0 [4O]");
+    ck_assert_uint_eq(craft_engine_commit_index(host_node(net, 1)->e), 0);
+    expect_progress(host_node(net, 1)->e, 3, 3, 5, CRAFT_PROGRESS_STATE_REPLICATE);
     /* S4's probe is lost; S5 is down. */
-    ck_assert_uint_eq(eu_net_drop(net, 1, 4, CRAFT_MSG_APPEND), 1);
-    ck_assert_uint_eq(eu_net_drop(net, 1, 5, CRAFT_MSG_APPEND), 1);
-    ck_assert_uint_eq(eu_net_queued(net, 0, 0, 0), 1); /* 1 -> 3: [4O] */
+    ck_assert_uint_eq(host_drop(net, CRAFT_MSG_APPEND, 1, 4), 1);
+    ck_assert_uint_eq(host_drop(net, CRAFT_MSG_APPEND, 1, 5), 1);
+    ck_assert_uint_eq(host_queued(net, 0, 0, 0), 1); /* 1 -> 3: [4O] */
 }
 
 START_TEST(figure8_d_uncommitted_entry_overwritten)
 {
-    struct eu_net net;
+    struct host net;
     fig8_to_c(&net);
-    eu_net_drop(&net, 0, 0, 0);
+    host_drop(&net, 0, 0, 0);
     /* S1 never committed (so never applied) entry 3 of term 2: had it,
      * what follows would be a safety violation. */
-    ck_assert_uint_eq(craft_engine_commit_index(eu_nd(&net, 1)->e), 0);
-    ck_assert_uint_eq(eu_nd(&net, 1)->applied, 0);
+    ck_assert_uint_eq(craft_engine_commit_index(host_node(&net, 1)->e), 0);
+    ck_assert_uint_eq(host_node(&net, 1)->applied, 0);
     /* (d) S1 crashes; S5 restarts. Term 4 fails (everyone voted S1);
      * in term 5, S3 and S4 grant (S5's last term 3 beats their 2). */
-    eu_net_crash(&net, 1);
-    eu_net_start(&net, 5);
-    eu_net_tick_until_active(&net, 5, 40);
-    eu_net_flush(&net);
-    EU_EXPECT_STR(eu_net_out(&net, 5), "ROLE F t=4 l=0");
-    eu_net_tick_until_active(&net, 5, 40);
+    host_crash(&net, host_node(&net, 1));
+    host_node_start(&net, host_node(&net, 5));
+    eu_tick_until_active(&net, 5, 40);
+    host_deliver_all(&net);
+    EU_EXPECT_STR(eu_out(&net, 5), "ROLE F t=4 l=0");
+    eu_tick_until_active(&net, 5, 40);
     deliver_election(&net);
-    ck_assert_int_eq(craft_engine_role(eu_nd(&net, 5)->e), CRAFT_ROLE_LEADER);
-    ck_assert_uint_eq(craft_engine_term(eu_nd(&net, 5)->e), 5);
-    ck_assert(strstr(eu_nd(&net, 2)->trace.p, "SEND >5 VOTE_RESP t=5 REJECT"));
+    ck_assert_int_eq(craft_engine_role(host_node(&net, 5)->e), CRAFT_ROLE_LEADER);
+    ck_assert_uint_eq(craft_engine_term(host_node(&net, 5)->e), 5);
+    ck_assert(strstr(eu_steps_of(&net, 2)->trace.p, "SEND >5 VOTE_RESP t=5 REJECT"));
     /* S5 overwrites entry 3 on S3, though it was stored on a majority. */
-    ck_assert(eu_net_take(&net, 5, 3, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 3),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 5, 3));
+    EU_EXPECT_STR(eu_out(&net, 3),
                   "ROLE F t=5 l=5 | "
                   "SEND >5 APPEND_RESP t=5 i=3 REJECT hint=3/2");
-    ck_assert(eu_net_take(&net, 3, 5, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 5),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 3, 5));
+    EU_EXPECT_STR(eu_out(&net, 5),
                   "SEND >3 APPEND t=5 prev=2/2 c=0 [3O,5O]");
-    ck_assert(eu_net_take(&net, 5, 3, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 3),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 5, 3));
+    EU_EXPECT_STR(eu_out(&net, 3),
                   "TRUNC i=3 | APPEND i=3 [3O,5O] | "
                   "SEND >5 APPEND_RESP t=5 i=4");
-    eu_net_flush(&net);
+    host_deliver_all(&net);
     heartbeat_round(&net, 5);
     heartbeat_round(&net, 5);
     for (uint64_t id = 2; id <= 5; id++) {
-        eu_net_same_log(&net, id, 5);
-        ck_assert_uint_eq(eu_nd(&net, id)->applied, 4);
-        ck_assert_uint_eq(eu_nd(&net, id)->log[3].term, 3);
+        eu_same_log(&net, id, 5);
+        ck_assert_uint_eq(host_node(&net, id)->applied, 4);
+        ck_assert_uint_eq(host_entry_at(host_node(&net, id), 3)->term, 3);
     }
-    ck_assert(strstr(eu_nd(&net, 2)->trace.p,
+    ck_assert(strstr(eu_steps_of(&net, 2)->trace.p,
                      "TRUNC i=3 | APPEND i=3 [3O,5O]"));
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
 START_TEST(figure8_e_current_term_entry_commits)
 {
-    struct eu_net net;
+    struct host net;
     fig8_to_c(&net);
     /* (e) S1 gets its term-4 entry onto a majority (S1, S2, S3): it
      * commits, and entry 3 of term 2 with it. */
-    ck_assert(eu_net_take(&net, 1, 3, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 3),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 3));
+    EU_EXPECT_STR(eu_out(&net, 3),
                   "APPEND i=4 [4O] | SEND >1 APPEND_RESP t=4 i=4");
-    ck_assert(eu_net_take(&net, 3, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "APPLY i=1 [1C,2O,2N,4O]");
-    ck_assert_uint_eq(craft_engine_commit_index(eu_nd(&net, 1)->e), 4);
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 3, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "APPLY i=1 [1C,2O,2N,4O]");
+    ck_assert_uint_eq(craft_engine_commit_index(host_node(&net, 1)->e), 4);
     /* S1 crashes; S5 can never be elected: S2 and S3 refuse in every
      * term. */
-    eu_net_crash(&net, 1);
-    eu_net_drop(&net, 0, 0, 0);
-    eu_net_start(&net, 5);
+    host_crash(&net, host_node(&net, 1));
+    host_drop(&net, 0, 0, 0);
+    host_node_start(&net, host_node(&net, 5));
     for (int t = 0; t < 200; t++) {
-        eu_net_tick(&net, 5);
-        eu_net_flush(&net);
-        ck_assert_int_ne(craft_engine_role(eu_nd(&net, 5)->e),
+        host_tick(&net, host_node(&net, 5));
+        host_deliver_all(&net);
+        ck_assert_int_ne(craft_engine_role(host_node(&net, 5)->e),
                          CRAFT_ROLE_LEADER);
     }
-    ck_assert_uint_gt(craft_engine_term(eu_nd(&net, 5)->e), 5);
+    ck_assert_uint_gt(craft_engine_term(host_node(&net, 5)->e), 5);
     /* Someone else is, and S5 learns the committed entries. */
     uint64_t l = 0;
     for (int t = 0; t < 200 && l == 0; t++) {
         for (uint64_t id = 2; id <= 5; id++) {
-            eu_net_tick(&net, id);
+            host_tick(&net, host_node(&net, id));
         }
-        eu_net_flush(&net);
+        host_deliver_all(&net);
         for (uint64_t id = 2; id <= 5; id++) {
-            if (craft_engine_role(eu_nd(&net, id)->e) == CRAFT_ROLE_LEADER) {
+            if (craft_engine_role(host_node(&net, id)->e) == CRAFT_ROLE_LEADER) {
                 l = id;
             }
         }
@@ -378,12 +378,12 @@ START_TEST(figure8_e_current_term_entry_commits)
     heartbeat_round(&net, l);
     heartbeat_round(&net, l);
     for (uint64_t id = 2; id <= 5; id++) {
-        eu_net_same_log(&net, id, l);
-        ck_assert_uint_eq(eu_nd(&net, id)->log[3].term, 2);
-        ck_assert_mem_eq(eu_nd(&net, id)->log[3].data, fig8_x, 32);
-        ck_assert_uint_eq(eu_nd(&net, id)->log[4].term, 4);
+        eu_same_log(&net, id, l);
+        ck_assert_uint_eq(host_entry_at(host_node(&net, id), 3)->term, 2);
+        ck_assert_mem_eq(host_entry_at(host_node(&net, id), 3)->data.p, fig8_x, 32);
+        ck_assert_uint_eq(host_entry_at(host_node(&net, id), 4)->term, 4);
     }
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
@@ -393,58 +393,58 @@ START_TEST(probe_then_replicate_bounded_by_max_inflight)
 {
     craft_engine_options o = eu_opts(1);
     o.max_inflight = 4;
-    struct eu_net net;
-    eu_net_init(&net, 3, &o, 1);
-    eu_net_tick_until_active(&net, 1, 40);
+    struct host net;
+    eu_hosts(&net, 3, &o, 1);
+    eu_tick_until_active(&net, 1, 40);
     deliver_election(&net);
-    craft_engine *ld = eu_nd(&net, 1)->e;
+    craft_engine *ld = host_node(&net, 1)->e;
     ck_assert_int_eq(craft_engine_role(ld), CRAFT_ROLE_LEADER);
     /* Both followers are probed with the no-op. */
     expect_progress(ld, 2, 0, 2, CRAFT_PROGRESS_STATE_PROBE);
     expect_progress(ld, 3, 0, 2, CRAFT_PROGRESS_STATE_PROBE);
     /* While a probe is out, nothing more is sent to that follower. */
-    eu_net_propose(&net, 1, 1, "a", 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_propose(&net, host_node(&net, 1), 1, "a", 1);
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=1 OK i=3 t=2 n=1 l=1 | APPEND i=3 [2N]");
     /* 2 acks the probe: replicate, and the rest is streamed. */
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "SEND >2 APPEND t=2 prev=2/2 c=2 [2N] | APPLY i=1 [1C,2O]");
     expect_progress(ld, 2, 2, 4, CRAFT_PROGRESS_STATE_REPLICATE);
     expect_progress(ld, 3, 0, 2, CRAFT_PROGRESS_STATE_PROBE);
     /* Three more proposals: one message each to 2, none to 3 (probing). */
-    eu_net_propose(&net, 1, 2, "b", 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_propose(&net, host_node(&net, 1), 2, "b", 1);
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=2 OK i=4 t=2 n=1 l=1 | "
                   "SEND >2 APPEND t=2 prev=3/2 c=2 [2N] | APPEND i=4 [2N]");
-    eu_net_propose(&net, 1, 3, "c", 1);
-    eu_net_propose(&net, 1, 4, "d", 1);
-    ck_assert_uint_eq(eu_net_queued(&net, 1, 2, CRAFT_MSG_APPEND), 4);
+    host_propose(&net, host_node(&net, 1), 3, "c", 1);
+    host_propose(&net, host_node(&net, 1), 4, "d", 1);
+    ck_assert_uint_eq(host_queued(&net, CRAFT_MSG_APPEND, 1, 2), 4);
     /* The fifth waits: four appends are in flight. */
-    eu_net_propose(&net, 1, 5, "e", 1);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_propose(&net, host_node(&net, 1), 5, "e", 1);
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=5 OK i=7 t=2 n=1 l=1 | APPEND i=7 [2N]");
-    ck_assert_uint_eq(eu_net_queued(&net, 1, 2, CRAFT_MSG_APPEND), 4);
+    ck_assert_uint_eq(host_queued(&net, CRAFT_MSG_APPEND, 1, 2), 4);
     expect_progress(ld, 2, 2, 7, CRAFT_PROGRESS_STATE_REPLICATE);
     /* One ack frees one slot: entry 7 goes out. */
-    ck_assert(eu_net_take(&net, 1, 2, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 2),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 1, 2));
+    EU_EXPECT_STR(eu_out(&net, 2),
                   "APPEND i=3 [2N] | SEND >1 APPEND_RESP t=2 i=3 | "
                   "APPLY i=1 [1C,2O]");
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "SEND >2 APPEND t=2 prev=6/2 c=3 [2N] | APPLY i=3 [2N]");
-    ck_assert_uint_eq(eu_net_queued(&net, 1, 2, CRAFT_MSG_APPEND), 4);
+    ck_assert_uint_eq(host_queued(&net, CRAFT_MSG_APPEND, 1, 2), 4);
     /* Everything settles. */
-    eu_net_flush(&net);
+    host_deliver_all(&net);
     heartbeat_round(&net, 1);
     for (uint64_t id = 1; id <= 3; id++) {
-        eu_net_same_log(&net, id, 1);
-        ck_assert_uint_eq(eu_nd(&net, id)->applied, 7);
+        eu_same_log(&net, id, 1);
+        ck_assert_uint_eq(host_node(&net, id)->applied, 7);
     }
     expect_progress(ld, 3, 7, 8, CRAFT_PROGRESS_STATE_REPLICATE);
-    eu_net_free(&net);
+    eu_free(&net);
 }
 END_TEST
 
@@ -452,9 +452,9 @@ START_TEST(max_msg_bytes_splits_messages)
 {
     craft_engine_options o = eu_opts(1);
     o.max_msg_bytes = 250;
-    struct eu_net net;
-    eu_net_init(&net, 3, &o, 1);
-    eu_net_elect(&net, 1);
+    struct host net;
+    eu_hosts(&net, 3, &o, 1);
+    eu_elect(&net, 1);
     heartbeat_round(&net, 1);
     /* Six entries of 100 bytes: two per message. */
     static uint8_t p[6][100];
@@ -469,8 +469,8 @@ START_TEST(max_msg_bytes_splits_messages)
     ev.id = 1;
     ev.bufs = bufs;
     ev.nbufs = 6;
-    eu_net_step(&net, eu_nd(&net, 1), &ev, 0);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_step(&net, host_node(&net, 1), &ev);
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=1 OK i=3 t=2 n=6 l=1 | "
                   "SEND >2 APPEND t=2 prev=2/2 c=2 [2N,2N] | "
                   "SEND >2 APPEND t=2 prev=4/2 c=2 [2N,2N] | "
@@ -479,7 +479,7 @@ START_TEST(max_msg_bytes_splits_messages)
                   "SEND >3 APPEND t=2 prev=4/2 c=2 [2N,2N] | "
                   "SEND >3 APPEND t=2 prev=6/2 c=2 [2N,2N] | "
                   "APPEND i=3 [2N*6]");
-    eu_net_flush(&net);
+    host_deliver_all(&net);
     /* 300 bytes: over the limit, sent alone; then 100 + 100 + 50 = 250
      * exactly fit; then 10. */
     static uint8_t big[300];
@@ -489,8 +489,8 @@ START_TEST(max_msg_bytes_splits_messages)
     ev.id = 2;
     ev.bufs = b2;
     ev.nbufs = 5;
-    eu_net_step(&net, eu_nd(&net, 1), &ev, 0);
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    host_step(&net, host_node(&net, 1), &ev);
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "RESULT id=2 OK i=9 t=2 n=5 l=1 | "
                   "SEND >2 APPEND t=2 prev=8/2 c=8 [2N] | "
                   "SEND >2 APPEND t=2 prev=9/2 c=8 [2N*3] | "
@@ -498,35 +498,35 @@ START_TEST(max_msg_bytes_splits_messages)
                   "SEND >3 APPEND t=2 prev=8/2 c=8 [2N] | "
                   "SEND >3 APPEND t=2 prev=9/2 c=8 [2N*3] | "
                   "SEND >3 APPEND t=2 prev=12/2 c=8 [2N] | APPEND i=9 [2N*5]");
-    eu_net_flush(&net);
+    host_deliver_all(&net);
     heartbeat_round(&net, 1);
     for (uint64_t id = 2; id <= 3; id++) {
-        eu_net_same_log(&net, id, 1);
-        ck_assert_uint_eq(eu_nd(&net, id)->applied, 13);
+        eu_same_log(&net, id, 1);
+        ck_assert_uint_eq(host_node(&net, id)->applied, 13);
     }
-    ck_assert_mem_eq(eu_nd(&net, 2)->log[9].data, big, 300);
-    eu_net_free(&net);
+    ck_assert_mem_eq(host_entry_at(host_node(&net, 2), 9)->data.p, big, 300);
+    eu_free(&net);
 }
 END_TEST
 
 START_TEST(lost_probe_resent_after_heartbeat)
 {
-    struct eu_net net;
-    eu_net_init(&net, 3, NULL, 1);
-    eu_net_tick_until_active(&net, 1, 40);
+    struct host net;
+    eu_hosts(&net, 3, NULL, 1);
+    eu_tick_until_active(&net, 1, 40);
     deliver_election(&net);
     /* The probe to 3 is lost. The heartbeat answer unblocks a new one. */
-    ck_assert_uint_eq(eu_net_drop(&net, 1, 3, CRAFT_MSG_APPEND), 1);
-    eu_net_flush(&net);
-    eu_net_tick(&net, 1);
-    ck_assert(eu_net_take(&net, 1, 3, CRAFT_MSG_HEARTBEAT));
-    EU_EXPECT_STR(eu_net_out(&net, 3),
+    ck_assert_uint_eq(host_drop(&net, CRAFT_MSG_APPEND, 1, 3), 1);
+    host_deliver_all(&net);
+    host_tick(&net, host_node(&net, 1));
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT, 1, 3));
+    EU_EXPECT_STR(eu_out(&net, 3),
                   "ROLE F t=2 l=1 | SEND >1 HEARTBEAT_RESP t=2");
-    ck_assert(eu_net_take(&net, 3, 1, CRAFT_MSG_HEARTBEAT_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 1), "SEND >3 APPEND t=2 prev=1/1 c=2 [2O]");
-    eu_net_flush(&net);
-    eu_net_same_log(&net, 3, 1);
-    eu_net_free(&net);
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_HEARTBEAT_RESP, 3, 1));
+    EU_EXPECT_STR(eu_out(&net, 1), "SEND >3 APPEND t=2 prev=1/1 c=2 [2O]");
+    host_deliver_all(&net);
+    eu_same_log(&net, 3, 1);
+    eu_free(&net);
 }
 END_TEST
 
@@ -534,31 +534,31 @@ END_TEST
 
 START_TEST(restart_rediscovers_commit)
 {
-    struct eu_net net;
-    eu_net_init(&net, 3, NULL, 1);
-    eu_net_elect(&net, 1);
+    struct host net;
+    eu_hosts(&net, 3, NULL, 1);
+    eu_elect(&net, 1);
     for (int k = 0; k < 3; k++) {
         char b[3] = {'v', (char)('0' + k), 0};
-        eu_net_propose(&net, 1, (uint64_t)k, b, 2);
-        eu_net_flush(&net);
+        host_propose(&net, host_node(&net, 1), (uint64_t)k, b, 2);
+        host_deliver_all(&net);
     }
     /* Entry 6 reaches only the leader's disk. */
-    eu_net_cut(&net, 1, 2, 1);
-    eu_net_cut(&net, 1, 3, 1);
-    eu_net_propose(&net, 1, 9, "lost", 4);
-    eu_net_flush(&net);
-    eu_net_cut(&net, 1, 2, 0);
-    eu_net_cut(&net, 1, 3, 0);
-    ck_assert_uint_eq(craft_engine_commit_index(eu_nd(&net, 1)->e), 5);
+    host_cut(&net, 1, 2, 1);
+    host_cut(&net, 1, 3, 1);
+    host_propose(&net, host_node(&net, 1), 9, "lost", 4);
+    host_deliver_all(&net);
+    host_cut(&net, 1, 2, 0);
+    host_cut(&net, 1, 3, 0);
+    ck_assert_uint_eq(craft_engine_commit_index(host_node(&net, 1)->e), 5);
     for (uint64_t id = 1; id <= 3; id++) {
-        eu_net_crash(&net, id);
+        host_crash(&net, host_node(&net, id));
     }
-    eu_net_drop(&net, 0, 0, 0);
+    host_drop(&net, 0, 0, 0);
     /* Everyone restarts from disk: hard state and log are back, the
      * commit index (volatile, Figure 2) is not. */
     for (uint64_t id = 1; id <= 3; id++) {
-        eu_net_start(&net, id);
-        craft_engine *e = eu_nd(&net, id)->e;
+        host_node_start(&net, host_node(&net, id));
+        craft_engine *e = host_node(&net, id)->e;
         ck_assert_uint_eq(craft_engine_term(e), 2);
         ck_assert_uint_eq(craft_engine_vote(e), 1);
         ck_assert_uint_eq(craft_engine_last_index(e), id == 1 ? 6 : 5);
@@ -571,32 +571,32 @@ START_TEST(restart_rediscovers_commit)
     }
     /* Node 2 is elected in term 3: 3 grants; 1, whose log is longer,
      * refuses (§5.4.1). */
-    eu_net_tick_until_active(&net, 2, 40);
+    eu_tick_until_active(&net, 2, 40);
     deliver_election(&net);
-    ck_assert_int_eq(craft_engine_role(eu_nd(&net, 2)->e), CRAFT_ROLE_LEADER);
-    ck_assert(strstr(eu_nd(&net, 1)->trace.p,
+    ck_assert_int_eq(craft_engine_role(host_node(&net, 2)->e), CRAFT_ROLE_LEADER);
+    ck_assert(strstr(eu_steps_of(&net, 1)->trace.p,
                      "SEND >2 PREVOTE_RESP t=2 REJECT"));
     /* Its no-op (6, term 3) commits with 3's ack, and with it everything
      * before: the commit index is rediscovered. */
-    ck_assert(eu_net_take(&net, 2, 3, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 3),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 2, 3));
+    EU_EXPECT_STR(eu_out(&net, 3),
                   "ROLE F t=3 l=2 | APPEND i=6 [3O] | "
                   "SEND >2 APPEND_RESP t=3 i=6");
-    ck_assert(eu_net_take(&net, 3, 2, CRAFT_MSG_APPEND_RESP));
-    EU_EXPECT_STR(eu_net_out(&net, 2), "APPLY i=1 [1C,2O,2N*3,3O]");
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND_RESP, 3, 2));
+    EU_EXPECT_STR(eu_out(&net, 2), "APPLY i=1 [1C,2O,2N*3,3O]");
     /* Node 1's entry 6 of term 2 was never committed: replaced. */
-    ck_assert(eu_net_take(&net, 2, 1, CRAFT_MSG_APPEND));
-    EU_EXPECT_STR(eu_net_out(&net, 1),
+    ck_assert(host_deliver_one(&net, CRAFT_MSG_APPEND, 2, 1));
+    EU_EXPECT_STR(eu_out(&net, 1),
                   "ROLE F t=3 l=2 | TRUNC i=6 | APPEND i=6 [3O] | "
                   "SEND >2 APPEND_RESP t=3 i=6");
-    eu_net_flush(&net);
+    host_deliver_all(&net);
     heartbeat_round(&net, 2);
     for (uint64_t id = 1; id <= 3; id++) {
-        eu_net_same_log(&net, id, 2);
-        ck_assert_uint_eq(eu_nd(&net, id)->applied, 6);
+        eu_same_log(&net, id, 2);
+        ck_assert_uint_eq(host_node(&net, id)->applied, 6);
     }
-    ck_assert_mem_eq(eu_nd(&net, 1)->log[5].data, "v2", 2);
-    eu_net_free(&net);
+    ck_assert_mem_eq(host_entry_at(host_node(&net, 1), 5)->data.p, "v2", 2);
+    eu_free(&net);
 }
 END_TEST
 
