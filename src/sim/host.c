@@ -15,11 +15,14 @@
  *
  * Anything else a host may do, it does as late as the contract allows,
  * which is what exposes an engine that relies on more than the contract.
+ * The list itself is walked by the reference host's host_run
+ * (host/host.h); the handlers below are this host's.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/host.h"
 #include "sim/hash.h"
 #include "sim/world.h"
 
@@ -237,88 +240,179 @@ static void snapshot_read(struct sim *s, struct sim_node *n,
     sim_push(s, &ev);
 }
 
-void sim_host_run(struct sim *s, struct sim_node *n)
+/* The handlers of host_run (host/host.h): each carries out one action of
+ * node n. A handler that made the run stop (a violation, a crash) ends
+ * the list, as the loop's condition did. */
+struct run {
+    struct sim *s;
+    struct sim_node *n;
+};
+
+static const struct craft_action *action(craft_actions *a, size_t i)
 {
-    struct craft_actions *a = n->acts;
-    while (n->next_act < a->n && !s->stop && n->up) {
-        const struct craft_action *x = &a->v[n->next_act];
-        uint64_t wait_next = 0;
-        switch (x->type) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            n->barrier = submitted(
-                s, n,
-                sim_disk_hs(&n->disk, x->term, x->vote,
-                            s->now + sim_disk_latency(s, n)));
-            break;
-        case CRAFT_ACTION_TRUNCATE:
-            n->barrier = submitted(
-                s, n,
-                sim_disk_truncate(&n->disk, x->index,
-                                  s->now + sim_disk_latency(s, n)));
-            break;
-        case CRAFT_ACTION_APPEND:
-            n->barrier = submitted(
-                s, n,
-                sim_disk_append(&n->disk, x->index, x->entries,
-                                (size_t)x->count,
-                                s->now + sim_disk_latency(s, n)));
-            break;
-        case CRAFT_ACTION_SEND:
-            if (n->barrier > n->disk.durable) {
-                block(n, n->barrier);
-                return;
-            }
-            sim_inv_send(s, n, &x->msg);
-            if (!s->stop) {
-                sim_net_send(s, n, &x->msg);
-            }
-            break;
-        case CRAFT_ACTION_APPLY:
-            sim_apply_queue(s, n, x->index, x->entries, (size_t)x->count);
-            break;
-        case CRAFT_ACTION_ROLE_CHANGE:
-            break; /* seen by the checker */
-        case CRAFT_ACTION_PROPOSE_RESULT:
-            sim_propose_result(s, n, x);
-            break;
-        case CRAFT_ACTION_READ_RESULT:
-            sim_client_read_result(s, n, x);
-            break;
-        case CRAFT_ACTION_TRANSFER_RESULT:
-            if (x->status == CRAFT_OK) {
-                s->res->transfers_ok++;
-            }
-            break;
-        case CRAFT_ACTION_TAKE_SNAPSHOT:
-            if (x->index > n->snap_want) {
-                n->snap_want = x->index;
-            }
-            if (n->kv.applied >= n->snap_want) {
-                n->snap_want = 0;
-                sim_host_take_snapshot(s, n);
-            }
-            break;
-        case CRAFT_ACTION_SNAPSHOT_READ:
-            snapshot_read(s, n, x);
-            break;
-        case CRAFT_ACTION_SNAPSHOT_WRITE:
-            wait_next = snapshot_write(s, n, x);
-            if (wait_next != 0) {
-                n->barrier = wait_next;
-            }
-            break;
-        case CRAFT_ACTION_SNAPSHOT_INSTALL:
-            snapshot_install(s, n, x);
-            break;
-        default:
-            sim_fail(s, SIM_V_CONTRACT, "node %" PRIu64
-                     ": unknown action type %u", n->id, x->type);
-            return;
-        }
-        n->next_act++;
-        if (wait_next != 0 && n->disk.durable < wait_next) {
-            block(n, wait_next);
-            return;
+    return &a->v[i];
+}
+
+static int go_on(const struct run *r)
+{
+    return r->s->stop || !r->n->up ? HOST_STOP_AFTER : HOST_NEXT;
+}
+
+static int on_hard_state(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    const struct craft_action *x = action(a, i);
+    r->n->barrier = submitted(
+        r->s, r->n,
+        sim_disk_hs(&r->n->disk, x->term, x->vote,
+                    r->s->now + sim_disk_latency(r->s, r->n)));
+    return go_on(r);
+}
+
+static int on_truncate(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    const struct craft_action *x = action(a, i);
+    r->n->barrier = submitted(
+        r->s, r->n,
+        sim_disk_truncate(&r->n->disk, x->index,
+                          r->s->now + sim_disk_latency(r->s, r->n)));
+    return go_on(r);
+}
+
+static int on_append(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    const struct craft_action *x = action(a, i);
+    r->n->barrier = submitted(
+        r->s, r->n,
+        sim_disk_append(&r->n->disk, x->index, x->entries, (size_t)x->count,
+                        r->s->now + sim_disk_latency(r->s, r->n)));
+    return go_on(r);
+}
+
+/* A SEND waits until every write before it is durable: the driver
+ * blocks, taking no event meanwhile. */
+static int on_send(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    const struct craft_action *x = action(a, i);
+    if (r->n->barrier > r->n->disk.durable) {
+        block(r->n, r->n->barrier);
+        return HOST_STOP;
+    }
+    sim_inv_send(r->s, r->n, &x->msg);
+    if (!r->s->stop) {
+        sim_net_send(r->s, r->n, &x->msg);
+    }
+    return go_on(r);
+}
+
+static int on_apply(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    const struct craft_action *x = action(a, i);
+    sim_apply_queue(r->s, r->n, x->index, x->entries, (size_t)x->count);
+    return go_on(r);
+}
+
+static int on_propose_result(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    sim_propose_result(r->s, r->n, action(a, i));
+    return go_on(r);
+}
+
+static int on_read_result(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    sim_client_read_result(r->s, r->n, action(a, i));
+    return go_on(r);
+}
+
+static int on_transfer_result(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    if (action(a, i)->status == CRAFT_OK) {
+        r->s->res->transfers_ok++;
+    }
+    return go_on(r);
+}
+
+static int on_take_snapshot(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    struct sim_node *n = r->n;
+    const struct craft_action *x = action(a, i);
+    if (x->index > n->snap_want) {
+        n->snap_want = x->index;
+    }
+    if (n->kv.applied >= n->snap_want) {
+        n->snap_want = 0;
+        sim_host_take_snapshot(r->s, n);
+    }
+    return go_on(r);
+}
+
+static int on_snapshot_read(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    snapshot_read(r->s, r->n, action(a, i));
+    return go_on(r);
+}
+
+/* The final chunk is durable before the next action. */
+static int on_snapshot_write(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    uint64_t wait_next = snapshot_write(r->s, r->n, action(a, i));
+    if (wait_next != 0) {
+        r->n->barrier = wait_next;
+        if (r->n->disk.durable < wait_next) {
+            block(r->n, wait_next);
+            return HOST_STOP_AFTER;
         }
     }
+    return go_on(r);
+}
+
+static int on_snapshot_install(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    snapshot_install(r->s, r->n, action(a, i));
+    return go_on(r);
+}
+
+static int on_unknown(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    sim_fail(r->s, SIM_V_CONTRACT, "node %" PRIu64 ": unknown action type %u",
+             r->n->id, action(a, i)->type);
+    return HOST_STOP;
+}
+
+static const struct host_ops sim_host_ops = {
+    .hard_state = on_hard_state,
+    .append = on_append,
+    .truncate = on_truncate,
+    .send = on_send,
+    .apply = on_apply,
+    .role_change = NULL, /* seen by the checker */
+    .propose_result = on_propose_result,
+    .read_result = on_read_result,
+    .transfer_result = on_transfer_result,
+    .take_snapshot = on_take_snapshot,
+    .snapshot_read = on_snapshot_read,
+    .snapshot_write = on_snapshot_write,
+    .snapshot_install = on_snapshot_install,
+    .unknown = on_unknown,
+};
+
+void sim_host_run(struct sim *s, struct sim_node *n)
+{
+    if (s->stop || !n->up) {
+        return;
+    }
+    struct run r = {s, n};
+    host_run(&sim_host_ops, &r, n->acts, &n->next_act);
 }

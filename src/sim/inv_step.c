@@ -7,6 +7,7 @@
  */
 #include <inttypes.h>
 
+#include "host/host.h"
 #include "sim/inv.h"
 
 static void install(struct sim *s, struct sim_node *n,
@@ -50,30 +51,80 @@ static void compacted(struct sim *s, struct sim_node *n, uint64_t index)
     sim_inv_compact(s, n, index, e->term, e->hash);
 }
 
+/* What the checker looks at in the action list (host_run's handlers). */
+struct look {
+    struct sim *s;
+    struct sim_node *n;
+};
+
+static int stopped(const struct look *l)
+{
+    return l->s->stop ? HOST_STOP_AFTER : HOST_NEXT;
+}
+
+static int on_role_change(void *ctx, craft_actions *a, size_t i)
+{
+    struct look *l = ctx;
+    sim_inv_role(l->s, l->n, a->v[i].role, a->v[i].term);
+    return stopped(l);
+}
+
+static int on_hard_state(void *ctx, craft_actions *a, size_t i)
+{
+    struct look *l = ctx;
+    sim_inv_hard_state(l->s, l->n, a->v[i].term, a->v[i].vote);
+    return stopped(l);
+}
+
+static int on_truncate(void *ctx, craft_actions *a, size_t i)
+{
+    struct look *l = ctx;
+    sim_inv_truncate(l->s, l->n, a->v[i].index);
+    return stopped(l);
+}
+
+static int on_append(void *ctx, craft_actions *a, size_t i)
+{
+    struct look *l = ctx;
+    const struct craft_action *x = &a->v[i];
+    sim_inv_append(l->s, l->n, x->index, x->entries, (size_t)x->count);
+    return stopped(l);
+}
+
+static int on_install(void *ctx, craft_actions *a, size_t i)
+{
+    struct look *l = ctx;
+    install(l->s, l->n, &a->v[i]);
+    return stopped(l);
+}
+
+static int on_apply(void *ctx, craft_actions *a, size_t i)
+{
+    struct look *l = ctx;
+    sim_inv_engine_apply(l->s, l->n, a->v[i].index, (size_t)a->v[i].count);
+    return stopped(l);
+}
+
+/* First pass: the log and the role, in list order. */
+static const struct host_ops log_ops = {
+    .hard_state = on_hard_state,
+    .append = on_append,
+    .truncate = on_truncate,
+    .role_change = on_role_change,
+    .snapshot_install = on_install,
+};
+
+/* Last pass: the hand-over of committed entries. */
+static const struct host_ops apply_ops = {
+    .apply = on_apply,
+};
+
 void sim_inv_step(struct sim *s, struct sim_node *n, const craft_event *ev)
 {
-    const struct craft_actions *a = n->acts;
-    for (size_t i = 0; i < a->n && !s->stop; i++) {
-        const struct craft_action *x = &a->v[i];
-        switch (x->type) {
-        case CRAFT_ACTION_ROLE_CHANGE:
-            sim_inv_role(s, n, x->role, x->term);
-            break;
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            sim_inv_hard_state(s, n, x->term, x->vote);
-            break;
-        case CRAFT_ACTION_TRUNCATE:
-            sim_inv_truncate(s, n, x->index);
-            break;
-        case CRAFT_ACTION_APPEND:
-            sim_inv_append(s, n, x->index, x->entries, (size_t)x->count);
-            break;
-        case CRAFT_ACTION_SNAPSHOT_INSTALL:
-            install(s, n, x);
-            break;
-        default:
-            break;
-        }
+    struct look l = {s, n};
+    size_t next = 0;
+    if (!s->stop) {
+        host_run(&log_ops, &l, n->acts, &next);
     }
     if (s->stop) {
         return;
@@ -90,11 +141,9 @@ void sim_inv_step(struct sim *s, struct sim_node *n, const craft_event *ev)
                  n->id, e->role, n->role);
         return;
     }
-    for (size_t i = 0; i < a->n && !s->stop; i++) {
-        const struct craft_action *x = &a->v[i];
-        if (x->type == CRAFT_ACTION_APPLY) {
-            sim_inv_engine_apply(s, n, x->index, (size_t)x->count);
-        }
+    next = 0;
+    if (!s->stop) {
+        host_run(&apply_ops, &l, n->acts, &next);
     }
     sim_inv_voters(s, n);
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "host/host.h"
 #include "sim/hash.h"
 #include "sim/world.h"
 
@@ -85,6 +86,58 @@ void sim_trace_step(struct sim *s, const struct sim_node *n,
     }
 }
 
+/* How the trace file shows an action's fields (host_run's handlers;
+ * each stops after its one action). */
+static int print_hs(void *ctx, craft_actions *a, size_t i)
+{
+    const struct craft_action *x = &a->v[i];
+    fprintf(ctx, "(t%" PRIu64 ",v%" PRIu64 ")", x->term, x->vote);
+    return HOST_STOP_AFTER;
+}
+
+static int print_send(void *ctx, craft_actions *a, size_t i)
+{
+    const struct craft_msg *m = &a->v[i].msg;
+    fprintf(ctx, "(%s>%" PRIu64 " t%" PRIu64 " i%" PRIu64 " lt%" PRIu64
+            " c%" PRIu64 " n%zu%s)", msg_name(m->type), m->to, m->term,
+            m->index, m->log_term, m->commit, m->n_entries,
+            (m->flags & CRAFT_MSG_F_REJECT) ? " rej" : "");
+    return HOST_STOP_AFTER;
+}
+
+static int print_role(void *ctx, craft_actions *a, size_t i)
+{
+    const struct craft_action *x = &a->v[i];
+    fprintf(ctx, "(%d t%" PRIu64 " l%" PRIu64 ")", x->role, x->term,
+            x->leader);
+    return HOST_STOP_AFTER;
+}
+
+static int print_other(void *ctx, craft_actions *a, size_t i)
+{
+    const struct craft_action *x = &a->v[i];
+    fprintf(ctx, "(i%" PRIu64 " n%" PRIu64 " t%" PRIu64 " s%d)", x->index,
+            x->count, x->term, x->status);
+    return HOST_STOP_AFTER;
+}
+
+static const struct host_ops print_ops = {
+    .hard_state = print_hs,
+    .append = print_other,
+    .truncate = print_other,
+    .send = print_send,
+    .apply = print_other,
+    .role_change = print_role,
+    .propose_result = print_other,
+    .read_result = print_other,
+    .transfer_result = print_other,
+    .take_snapshot = print_other,
+    .snapshot_read = print_other,
+    .snapshot_write = print_other,
+    .snapshot_install = print_other,
+    .unknown = print_other,
+};
+
 void sim_trace_actions(struct sim *s, const struct sim_node *n)
 {
     const struct craft_actions *a = n->acts;
@@ -106,31 +159,10 @@ void sim_trace_actions(struct sim *s, const struct sim_node *n)
     if (a->n > 0) {
         fputs(" =>", s->trace);
     }
-    for (size_t i = 0; i < a->n; i++) {
-        const struct craft_action *x = &a->v[i];
-        fprintf(s->trace, " %s", act_name(x->type));
-        switch (x->type) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            fprintf(s->trace, "(t%" PRIu64 ",v%" PRIu64 ")", x->term,
-                    x->vote);
-            break;
-        case CRAFT_ACTION_SEND:
-            fprintf(s->trace, "(%s>%" PRIu64 " t%" PRIu64 " i%" PRIu64
-                    " lt%" PRIu64 " c%" PRIu64 " n%zu%s)",
-                    msg_name(x->msg.type), x->msg.to, x->msg.term,
-                    x->msg.index, x->msg.log_term, x->msg.commit,
-                    x->msg.n_entries,
-                    (x->msg.flags & CRAFT_MSG_F_REJECT) ? " rej" : "");
-            break;
-        case CRAFT_ACTION_ROLE_CHANGE:
-            fprintf(s->trace, "(%d t%" PRIu64 " l%" PRIu64 ")", x->role,
-                    x->term, x->leader);
-            break;
-        default:
-            fprintf(s->trace, "(i%" PRIu64 " n%" PRIu64 " t%" PRIu64
-                    " s%d)", x->index, x->count, x->term, x->status);
-            break;
-        }
+    size_t next = 0;
+    while (next < a->n) {
+        fprintf(s->trace, " %s", act_name(a->v[next].type));
+        host_run(&print_ops, s->trace, n->acts, &next); /* one action */
     }
     fputc('\n', s->trace);
 }

@@ -1,9 +1,10 @@
 /*
  * bench_engine: throughput of the pure engine, the figure craft is judged
- * by. Three engines in one thread, driven through the public API only,
- * with an in-memory network and synchronous in-memory storage, 64-byte
- * entries (the setup of the usual "bar to beat": 1.3M commits/s with one
- * proposal per round, 4.5M commits/s in batches of 256).
+ * by. Three engines in one thread on the reference host (src/host/host.h:
+ * the same host the unit tests and the demo use), over the public API:
+ * an in-memory network of wire bytes and synchronous in-memory storage,
+ * 64-byte entries (the setup of the usual "bar to beat": 1.3M commits/s
+ * with one proposal per round, 4.5M commits/s in batches of 256).
  *
  * Workloads:
  *  (a) one proposal per round: propose one entry on the leader, deliver
@@ -22,11 +23,11 @@
  *  - tick: craft_engine_step() of TICK events on an engine with no
  *    membership (the fixed cost of a step).
  *
- * The harness allocates nothing per message or entry: messages are copied
- * into one preallocated byte ring, storage is a preallocated ring of
- * entry slots (the engine compacts its log through the default snapshot
- * policy; the host answers TAKE_SNAPSHOT at once, its state machine being
- * a counter).
+ * The host runs lean here: no journal, no cross-checks, a state machine
+ * that counts bytes (so a snapshot is instant), and the durable log
+ * compacted at each snapshot (the engine asks for one through its default
+ * policy). Once warm it allocates nothing per message or entry: message
+ * and entry buffers are reused.
  *
  * Usage: bench_engine [seconds-per-run [runs [what]]]
  * Defaults: 2 s, 3 runs (the median is reported), what "ftabc" (the
@@ -41,14 +42,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/host.h"
+
 #define NODES 3
 #define ENTRY 64
 #define BATCH 256
 #define PIPE_WINDOW 32               /* batches outstanding in (c) */
-#define NET_BYTES (64u << 20)        /* network byte ring */
-#define NET_MSGS (1u << 16)          /* messages queued at most */
-#define STORE_SLOTS (1u << 16)       /* entries each storage keeps: more than
-                                        the engine keeps between snapshots */
 #define MAX_RUNS 15
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -67,241 +66,73 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* ---- network: a FIFO of messages in one byte ring --------------------- */
+/* ---- the cluster -------------------------------------------------------- */
 
-struct hdr {
-    uint32_t to;
-    uint32_t len;
-    size_t off;
-};
+/* The state machine: it reads every payload; its state is the count. */
+static uint64_t apply_bytes;
 
-static struct {
-    uint8_t *buf;
-    size_t wpos; /* where the next message goes */
-    struct hdr q[NET_MSGS];
-    size_t head, tail;
-} net;
-
-static void net_send(uint64_t to, const void *b, size_t len)
+static void sm_apply(void *user, struct host_node *nd, uint64_t index,
+                     uint64_t term, uint32_t type, const void *data,
+                     size_t len)
 {
-    if (net.tail - net.head == NET_MSGS) {
-        fail("network: too many messages queued", 0);
-    }
-    size_t off = net.wpos;
-    if (len >= NET_BYTES) {
-        fail("network: message larger than the ring", 0);
-    }
-    if (net.head == net.tail) {
-        off = 0;
-    } else {
-        size_t rpos = net.q[net.head % NET_MSGS].off; /* oldest message */
-        if (off >= rpos) { /* free: [off, end) and [0, rpos) */
-            if (off + len > NET_BYTES) {
-                off = 0; /* wrap; the tail of the ring stays unused */
-                if (len >= rpos) {
-                    fail("network: byte ring full", 0);
-                }
-            }
-        } else if (off + len >= rpos) { /* free: [off, rpos) */
-            fail("network: byte ring full", 0);
-        }
-    }
-    memcpy(net.buf + off, b, len);
-    net.wpos = off + len;
-    net.q[net.tail++ % NET_MSGS] = (struct hdr){(uint32_t)to, (uint32_t)len,
-                                                off};
+    (void)user;
+    (void)nd;
+    (void)index;
+    (void)term;
+    (void)type;
+    (void)data;
+    apply_bytes += len;
 }
 
-/* ---- nodes ------------------------------------------------------------ */
-
-struct slot {
-    uint64_t term;
-    uint32_t type, len;
-    uint8_t data[ENTRY];
-};
-
-struct node {
-    uint64_t id;
-    craft_engine *e;
-    craft_actions *acts;
-    uint64_t term, vote;   /* durable hard state */
-    struct slot *store;    /* durable entries, slot index % STORE_SLOTS */
-    uint64_t last;
-    uint64_t applied, applied_term;
-    uint64_t apply_bytes;  /* what the "state machine" read */
-};
-
-static struct node nodes[NODES];
-static const uint64_t ids[NODES] = {1, 2, 3};
-static uint64_t steps;
-
-static void step(struct node *n, const craft_event *ev);
-
-static void execute(struct node *n)
+static void sm_save(void *user, struct host_node *nd, struct host_bytes *out)
 {
-    craft_actions *a = n->acts;
-    size_t count = craft_actions_count(a);
-    uint64_t durable = 0;
-    int snapshot = 0;
-    for (size_t i = 0; i < count; i++) {
-        int type = craft_action_type(a, i);
-        uint64_t index = craft_action_index(a, i);
-        size_t k, cnt = craft_action_count(a, i), len;
-        const void *data;
-        uint32_t etype;
-        uint64_t term;
-        switch (type) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            n->term = craft_action_term(a, i);
-            n->vote = craft_action_vote(a, i);
-            break;
-        case CRAFT_ACTION_TRUNCATE:
-            if (index <= n->last) {
-                n->last = index - 1;
-            }
-            break;
-        case CRAFT_ACTION_APPEND:
-            for (k = 0; k < cnt; k++) {
-                struct slot *s = &n->store[(index + k) % STORE_SLOTS];
-                craft_action_entry(a, i, k, &s->term, &s->type, &data, &len);
-                s->len = (uint32_t)(len < ENTRY ? len : ENTRY);
-                if (s->len > 0) {
-                    memcpy(s->data, data, s->len);
-                }
-            }
-            n->last = index + cnt - 1;
-            durable = n->last;
-            break;
-        case CRAFT_ACTION_SEND: {
-            int rv = craft_action_message(a, i, &data, &len);
-            if (rv != CRAFT_OK) {
-                fail("craft_action_message", rv);
-            }
-            net_send(craft_action_peer(a, i), data, len);
-            break;
-        }
-        case CRAFT_ACTION_APPLY:
-            for (k = 0; k < cnt; k++) {
-                craft_action_entry(a, i, k, &term, &etype, &data, &len);
-                n->apply_bytes += len;
-            }
-            n->applied = index + cnt - 1;
-            n->applied_term = term;
-            break;
-        case CRAFT_ACTION_PROPOSE_RESULT:
-            if (craft_action_status(a, i) != CRAFT_OK) {
-                fail("proposal", craft_action_status(a, i));
-            }
-            break;
-        case CRAFT_ACTION_ROLE_CHANGE:
-            break;
-        case CRAFT_ACTION_TAKE_SNAPSHOT:
-            snapshot = 1;
-            break;
-        default:
-            fprintf(stderr, "bench_engine: unexpected action %d\n", type);
-            exit(1);
-        }
-    }
-    if (durable != 0) {
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_PERSISTED;
-        ev.index = durable;
-        ev.term = n->store[durable % STORE_SLOTS].term;
-        step(n, &ev);
-    }
-    if (snapshot) { /* the state machine is a counter: instant snapshot */
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_SNAPSHOT_TAKEN;
-        ev.index = n->applied;
-        ev.term = n->applied_term;
-        step(n, &ev);
-    }
+    (void)user;
+    host_bytes_set(nd->host, out, &nd->applied, sizeof(nd->applied));
 }
 
-static void step(struct node *n, const craft_event *ev)
+static void sm_restore(void *user, struct host_node *nd, const void *data,
+                       size_t len)
 {
-    int rv = craft_engine_step(n->e, ev, n->acts);
-    if (rv != CRAFT_OK) {
-        fail("craft_engine_step", rv);
-    }
-    steps++;
-    execute(n);
+    (void)user;
+    (void)nd;
+    (void)data;
+    (void)len;
 }
 
-/* Delivers one message: the head of the queue, popped only after the step
- * so that new sends cannot overwrite its bytes. */
-static void deliver_one(void)
-{
-    struct hdr *h = &net.q[net.head % NET_MSGS];
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_MESSAGE;
-    ev.data = net.buf + h->off;
-    ev.len = h->len;
-    step(&nodes[h->to - 1], &ev);
-    net.head++;
-}
+static const struct host_sm counter = {sm_apply, sm_save, sm_restore, NULL};
 
-static void deliver_all(void)
+static struct host cl;
+
+static uint64_t steps(void)
 {
-    while (net.head != net.tail) {
-        deliver_one();
+    uint64_t n = 0;
+    for (int i = 0; i < cl.n; i++) {
+        n += cl.nodes[i].steps;
     }
+    return n;
 }
 
 static void cluster_up(void)
 {
-    memset(nodes, 0, sizeof(nodes));
-    net.head = net.tail = net.wpos = 0;
-    for (int i = 0; i < NODES; i++) {
-        struct node *n = &nodes[i];
-        craft_engine_options o = CRAFT_ENGINE_OPTIONS_INIT;
-        n->id = ids[i];
-        o.id = n->id;
-        o.seed = 42 + n->id;
-        int rv = craft_engine_create(&o, &n->e);
-        if (rv == CRAFT_OK) {
-            rv = craft_actions_create(NULL, &n->acts);
-        }
-        if (rv != CRAFT_OK) {
-            fail("create", rv);
-        }
-        n->store = calloc(STORE_SLOTS, sizeof(*n->store));
-        if (n->store == NULL) {
-            fail("out of memory", 0);
-        }
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_BOOTSTRAP;
-        ev.ids = ids;
-        ev.nids = NODES;
-        step(n, &ev);
-    }
+    host_setup(&cl, NODES, 42);
+    cl.record = 0;
+    cl.check = 0;
+    cl.compact = 1;
+    cl.sm = &counter;
+    host_start(&cl, NODES);
 }
 
-static void cluster_down(void)
-{
-    for (int i = 0; i < NODES; i++) {
-        craft_engine_free(nodes[i].e);
-        craft_actions_free(nodes[i].acts);
-        free(nodes[i].store);
-    }
-}
-
-/* Ticks until a leader exists and has committed its no-op. */
-static struct node *elect(void)
+/* Ticks until a leader exists and has applied its no-op. */
+static struct host_node *elect(void)
 {
     for (int t = 0; t < 1000; t++) {
+        host_tick_all(&cl);
+        host_deliver_all(&cl);
         for (int i = 0; i < NODES; i++) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_TICK;
-            step(&nodes[i], &ev);
-        }
-        deliver_all();
-        for (int i = 0; i < NODES; i++) {
-            craft_engine *e = nodes[i].e;
-            if (craft_engine_role(e) == CRAFT_ROLE_LEADER &&
-                nodes[i].applied == craft_engine_last_index(e)) {
-                return &nodes[i];
+            struct host_node *nd = &cl.nodes[i];
+            if (craft_engine_role(nd->e) == CRAFT_ROLE_LEADER &&
+                nd->applied == craft_engine_last_index(nd->e)) {
+                return nd;
             }
         }
     }
@@ -311,15 +142,6 @@ static struct node *elect(void)
 
 static uint8_t payload[BATCH][ENTRY];
 static craft_buf bufs[BATCH];
-
-static void propose(struct node *l, size_t n)
-{
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PROPOSE;
-    ev.bufs = bufs;
-    ev.nbufs = n;
-    step(l, &ev);
-}
 
 /* ---- workloads --------------------------------------------------------- */
 
@@ -339,27 +161,25 @@ struct result {
 static struct result run(int w, double seconds)
 {
     cluster_up();
-    struct node *l = elect();
-    uint64_t a0 = l->applied, s0 = steps, proposed = l->applied;
+    struct host_node *l = elect();
+    uint64_t a0 = l->applied, s0 = steps(), proposed = l->applied;
     double t0 = now(), t = t0;
     for (uint64_t it = 1;; it++) {
         switch (w) {
         case W_ONE:
-            propose(l, 1);
-            deliver_all();
+            host_propose_batch(&cl, l, 0, bufs, 1);
+            host_deliver_all(&cl);
             break;
         case W_BATCH:
-            propose(l, BATCH);
-            deliver_all();
+            host_propose_batch(&cl, l, 0, bufs, BATCH);
+            host_deliver_all(&cl);
             break;
         default:
             while (proposed - l->applied < (uint64_t)PIPE_WINDOW * BATCH) {
-                propose(l, BATCH);
+                host_propose_batch(&cl, l, 0, bufs, BATCH);
                 proposed += BATCH;
             }
-            for (size_t hop = net.tail - net.head; hop > 0; hop--) {
-                deliver_one();
-            }
+            host_deliver(&cl, cl.nq - cl.qhead); /* one hop */
             break;
         }
         if ((it & 63) == 0 && (t = now()) - t0 >= seconds) {
@@ -368,12 +188,12 @@ static struct result run(int w, double seconds)
     }
     struct result r;
     r.commits_s = (double)(l->applied - a0) / (t - t0);
-    r.events_s = (double)(steps - s0) / (t - t0);
+    r.events_s = (double)(steps() - s0) / (t - t0);
     if (craft_engine_role(l->e) != CRAFT_ROLE_LEADER) {
         fail("the leader lost its leadership during the run", 0);
     }
-    deliver_all();
-    cluster_down();
+    host_deliver_all(&cl);
+    host_free(&cl);
     return r;
 }
 
@@ -476,17 +296,14 @@ int main(int argc, char **argv)
                 "[what: f t a b c, default ftabc]]]\n", argv[0], MAX_RUNS);
         return 2;
     }
-    net.buf = malloc(NET_BYTES);
-    if (net.buf == NULL) {
-        fail("out of memory", 0);
-    }
     for (int k = 0; k < BATCH; k++) {
         memset(payload[k], 'a' + k % 26, ENTRY);
         bufs[k] = (craft_buf){payload[k], ENTRY};
     }
 
-    printf("craft %s bench_engine: %d engines in one thread, in-memory "
-           "network, synchronous in-memory storage, %d-byte entries\n"
+    printf("craft %s bench_engine: %d engines in one thread on the "
+           "reference host, in-memory network, synchronous in-memory "
+           "storage, %d-byte entries\n"
            "%d run(s) of %.1f s each (baselines %.1f s); median "
            "(min..max)\n\n", craft_version_string(), NODES, ENTRY, runs,
            seconds, seconds / 2);
@@ -532,6 +349,5 @@ int main(int argc, char **argv)
            "vs bar: commits/s over 1.3M/s (a) or 4.5M/s (b, c), the "
            "figures competing libraries report\n(on their hardware, not "
            "this machine's: read it as an indication only).\n");
-    free(net.buf);
     return 0;
 }

@@ -47,6 +47,7 @@
 #include "codec/crc32c.h"
 #include "codec/le.h"
 #include "codec/message.h"
+#include "host/host.h"
 
 #define SELF 1u
 #define MAX_ID 7u      /* peers are 2..MAX_ID, some outside the membership */
@@ -68,7 +69,7 @@ struct sread {
     uint64_t peer, index, offset, count;
 };
 
-struct host {
+struct fz_host {
     craft_engine *e;
     craft_actions *a;
     craft_engine_options opts;
@@ -115,12 +116,12 @@ static uint64_t fnv(const void *p, size_t n)
     return h;
 }
 
-static uint64_t h_last(const struct host *h)
+static uint64_t h_last(const struct fz_host *h)
 {
     return h->snap_index + h->n;
 }
 
-static struct sentry *h_at(const struct host *h, uint64_t i)
+static struct sentry *h_at(const struct fz_host *h, uint64_t i)
 {
     if (i <= h->snap_index || i > h_last(h)) {
         return NULL;
@@ -128,7 +129,7 @@ static struct sentry *h_at(const struct host *h, uint64_t i)
     return &h->log[i - h->snap_index - 1];
 }
 
-static uint64_t h_term(const struct host *h, uint64_t i)
+static uint64_t h_term(const struct fz_host *h, uint64_t i)
 {
     if (i == h->snap_index) {
         return h->snap_term;
@@ -137,7 +138,7 @@ static uint64_t h_term(const struct host *h, uint64_t i)
     return s ? s->term : 0;
 }
 
-static void h_truncate(struct host *h, uint64_t from)
+static void h_truncate(struct fz_host *h, uint64_t from)
 {
     while (h_last(h) >= from && h->n > 0) {
         free(h->log[h->n - 1].conf);
@@ -146,7 +147,7 @@ static void h_truncate(struct host *h, uint64_t from)
 }
 
 /* Drops entries <= i (they are in a snapshot now). */
-static void h_drop_prefix(struct host *h, uint64_t i, uint64_t term)
+static void h_drop_prefix(struct fz_host *h, uint64_t i, uint64_t term)
 {
     size_t drop = 0;
     if (i > h->snap_index) {
@@ -166,7 +167,7 @@ static void h_drop_prefix(struct host *h, uint64_t i, uint64_t term)
     h->snap_term = term;
 }
 
-static void h_push(struct host *h, uint64_t term, uint32_t type,
+static void h_push(struct fz_host *h, uint64_t term, uint32_t type,
                    const void *data, size_t len)
 {
     if (h->n == h->cap) {
@@ -193,7 +194,7 @@ static void h_push(struct host *h, uint64_t term, uint32_t type,
 
 /* The membership the shadow log says is in force: the latest CONFIG
  * entry, else the snapshot's (thesis §4.1). n = 0 when there is none. */
-static void h_conf(const struct host *h, struct craft_conf *c)
+static void h_conf(const struct fz_host *h, struct craft_conf *c)
 {
     c->n = 0;
     for (uint64_t i = h_last(h); i > h->snap_index; i--) {
@@ -255,7 +256,7 @@ struct stepctx {
     uint64_t read_id; /* a READ event's id */
 };
 
-static void ring_add(struct host *h, const struct craft_msg *m)
+static void ring_add(struct fz_host *h, const struct craft_msg *m)
 {
     if (h->ring_n == RING) {
         memmove(h->ring, h->ring + 1, (RING - 1) * sizeof(h->ring[0]));
@@ -268,7 +269,7 @@ static void ring_add(struct host *h, const struct craft_msg *m)
     r->conf = NULL;
 }
 
-static void do_send(struct host *h, struct stepctx *cx, size_t i)
+static void do_send(struct fz_host *h, struct stepctx *cx, size_t i)
 {
     const void *bytes;
     size_t len;
@@ -325,7 +326,7 @@ static void do_send(struct host *h, struct stepctx *cx, size_t i)
     craft_entry_vec_free(&al, &scratch);
 }
 
-static void do_append(struct host *h, struct stepctx *cx, size_t i)
+static void do_append(struct fz_host *h, struct stepctx *cx, size_t i)
 {
     uint64_t index = craft_action_index(h->a, i);
     size_t count = craft_action_count(h->a, i);
@@ -364,7 +365,7 @@ static void do_append(struct host *h, struct stepctx *cx, size_t i)
     }
 }
 
-static void do_truncate(struct host *h, struct stepctx *cx, size_t i)
+static void do_truncate(struct fz_host *h, struct stepctx *cx, size_t i)
 {
     uint64_t index = craft_action_index(h->a, i);
     FUZZ_CHECK(index > cx->before.commit && index > h->applied,
@@ -380,7 +381,7 @@ static void do_truncate(struct host *h, struct stepctx *cx, size_t i)
     h_truncate(h, index);
 }
 
-static void do_apply(struct host *h, size_t i)
+static void do_apply(struct fz_host *h, size_t i)
 {
     uint64_t index = craft_action_index(h->a, i);
     size_t count = craft_action_count(h->a, i);
@@ -406,7 +407,7 @@ static void do_apply(struct host *h, size_t i)
     h->applied = index + count - 1;
 }
 
-static void do_snapshot_write(struct host *h, size_t i)
+static void do_snapshot_write(struct fz_host *h, size_t i)
 {
     uint64_t index = craft_action_index(h->a, i);
     uint64_t offset = craft_action_offset(h->a, i);
@@ -439,7 +440,7 @@ static void do_snapshot_write(struct host *h, size_t i)
     }
 }
 
-static void do_install(struct host *h, struct stepctx *cx, size_t i)
+static void do_install(struct fz_host *h, struct stepctx *cx, size_t i)
 {
     uint64_t index = craft_action_index(h->a, i);
     uint64_t term = craft_action_term(h->a, i);
@@ -462,82 +463,142 @@ static void do_install(struct host *h, struct stepctx *cx, size_t i)
     h->snap_have_size = h->in_offset;
 }
 
-static void run_actions(struct host *h, struct stepctx *cx)
+/* Each action type's handler (host_run, src/host/host.h, walks the list
+ * in order). */
+struct run {
+    struct fz_host *h;
+    struct stepctx *cx;
+};
+
+static int on_hard_state(void *ctx, craft_actions *a, size_t i)
 {
-    size_t n = craft_actions_count(h->a);
-    for (size_t i = 0; i < n; i++) {
-        int type = craft_action_type(h->a, i);
-        switch (type) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE: {
-            uint64_t t = craft_action_term(h->a, i);
-            uint64_t v = craft_action_vote(h->a, i);
-            FUZZ_CHECK(t >= h->hs_term, "durable term %llu -> %llu",
-                       (unsigned long long)h->hs_term,
-                       (unsigned long long)t);
-            FUZZ_CHECK(!(t == h->hs_term && h->hs_vote != 0 &&
-                         v != h->hs_vote),
-                       "vote of term %llu changes from %llu to %llu",
-                       (unsigned long long)t,
-                       (unsigned long long)h->hs_vote,
-                       (unsigned long long)v);
-            h->hs_term = t;
-            h->hs_vote = v;
-            break;
-        }
-        case CRAFT_ACTION_APPEND:
-            do_append(h, cx, i);
-            break;
-        case CRAFT_ACTION_TRUNCATE:
-            do_truncate(h, cx, i);
-            break;
-        case CRAFT_ACTION_SEND:
-            do_send(h, cx, i);
-            break;
-        case CRAFT_ACTION_APPLY:
-            do_apply(h, i);
-            break;
-        case CRAFT_ACTION_ROLE_CHANGE:
-            cx->role = craft_action_role(h->a, i);
-            cx->term = craft_action_term(h->a, i);
-            FUZZ_CHECK(cx->role >= CRAFT_ROLE_FOLLOWER &&
-                           cx->role <= CRAFT_ROLE_LEADER,
-                       "role %d", cx->role);
-            break;
-        case CRAFT_ACTION_PROPOSE_RESULT:
-        case CRAFT_ACTION_READ_RESULT:
-        case CRAFT_ACTION_TRANSFER_RESULT:
-            break; /* checked once the step is over */
-        case CRAFT_ACTION_TAKE_SNAPSHOT:
-            FUZZ_CHECK(craft_action_index(h->a, i) <= h->applied,
-                       "TAKE_SNAPSHOT at %llu with %llu applied",
-                       (unsigned long long)craft_action_index(h->a, i),
-                       (unsigned long long)h->applied);
-            h->take_wanted = 1;
-            break;
-        case CRAFT_ACTION_SNAPSHOT_READ:
-            if (h->n_reads < READS) {
-                struct sread *r = &h->reads[h->n_reads++];
-                r->peer = craft_action_peer(h->a, i);
-                r->index = craft_action_index(h->a, i);
-                r->offset = craft_action_offset(h->a, i);
-                r->count = craft_action_count(h->a, i);
-            }
-            break;
-        case CRAFT_ACTION_SNAPSHOT_WRITE:
-            do_snapshot_write(h, i);
-            break;
-        case CRAFT_ACTION_SNAPSHOT_INSTALL:
-            do_install(h, cx, i);
-            break;
-        default:
-            fuzz_fail("unknown action type %d", type);
-        }
+    struct fz_host *h = ((struct run *)ctx)->h;
+    uint64_t t = craft_action_term(a, i);
+    uint64_t v = craft_action_vote(a, i);
+    FUZZ_CHECK(t >= h->hs_term, "durable term %llu -> %llu",
+               (unsigned long long)h->hs_term, (unsigned long long)t);
+    FUZZ_CHECK(!(t == h->hs_term && h->hs_vote != 0 && v != h->hs_vote),
+               "vote of term %llu changes from %llu to %llu",
+               (unsigned long long)t, (unsigned long long)h->hs_vote,
+               (unsigned long long)v);
+    h->hs_term = t;
+    h->hs_vote = v;
+    return HOST_NEXT;
+}
+
+static int on_append(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    (void)a;
+    do_append(r->h, r->cx, i);
+    return HOST_NEXT;
+}
+
+static int on_truncate(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    (void)a;
+    do_truncate(r->h, r->cx, i);
+    return HOST_NEXT;
+}
+
+static int on_send(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    (void)a;
+    do_send(r->h, r->cx, i);
+    return HOST_NEXT;
+}
+
+static int on_apply(void *ctx, craft_actions *a, size_t i)
+{
+    (void)a;
+    do_apply(((struct run *)ctx)->h, i);
+    return HOST_NEXT;
+}
+
+static int on_role_change(void *ctx, craft_actions *a, size_t i)
+{
+    struct stepctx *cx = ((struct run *)ctx)->cx;
+    cx->role = craft_action_role(a, i);
+    cx->term = craft_action_term(a, i);
+    FUZZ_CHECK(cx->role >= CRAFT_ROLE_FOLLOWER &&
+                   cx->role <= CRAFT_ROLE_LEADER,
+               "role %d", cx->role);
+    return HOST_NEXT;
+}
+
+static int on_take_snapshot(void *ctx, craft_actions *a, size_t i)
+{
+    struct fz_host *h = ((struct run *)ctx)->h;
+    FUZZ_CHECK(craft_action_index(a, i) <= h->applied,
+               "TAKE_SNAPSHOT at %llu with %llu applied",
+               (unsigned long long)craft_action_index(a, i),
+               (unsigned long long)h->applied);
+    h->take_wanted = 1;
+    return HOST_NEXT;
+}
+
+static int on_snapshot_read(void *ctx, craft_actions *a, size_t i)
+{
+    struct fz_host *h = ((struct run *)ctx)->h;
+    if (h->n_reads < READS) {
+        struct sread *r = &h->reads[h->n_reads++];
+        r->peer = craft_action_peer(a, i);
+        r->index = craft_action_index(a, i);
+        r->offset = craft_action_offset(a, i);
+        r->count = craft_action_count(a, i);
     }
+    return HOST_NEXT;
+}
+
+static int on_snapshot_write(void *ctx, craft_actions *a, size_t i)
+{
+    (void)a;
+    do_snapshot_write(((struct run *)ctx)->h, i);
+    return HOST_NEXT;
+}
+
+static int on_snapshot_install(void *ctx, craft_actions *a, size_t i)
+{
+    struct run *r = ctx;
+    (void)a;
+    do_install(r->h, r->cx, i);
+    return HOST_NEXT;
+}
+
+static int on_unknown(void *ctx, craft_actions *a, size_t i)
+{
+    (void)ctx;
+    fuzz_fail("unknown action type %d", craft_action_type(a, i));
+    return HOST_STOP;
+}
+
+/* Results are checked once the step is over (NULL: nothing now). */
+static const struct host_ops fuzz_ops = {
+    .hard_state = on_hard_state,
+    .append = on_append,
+    .truncate = on_truncate,
+    .send = on_send,
+    .apply = on_apply,
+    .role_change = on_role_change,
+    .take_snapshot = on_take_snapshot,
+    .snapshot_read = on_snapshot_read,
+    .snapshot_write = on_snapshot_write,
+    .snapshot_install = on_snapshot_install,
+    .unknown = on_unknown,
+};
+
+static void run_actions(struct fz_host *h, struct stepctx *cx)
+{
+    struct run r = {h, cx};
+    size_t next = 0;
+    host_run(&fuzz_ops, &r, h->a, &next);
 }
 
 /* ---- after the step ----------------------------------------------------- */
 
-static void check_after(struct host *h, struct stepctx *cx)
+static void check_after(struct fz_host *h, struct stepctx *cx)
 {
     struct state s;
     const struct state *b = &cx->before;
@@ -659,7 +720,7 @@ static int known_error(int rv)
 }
 
 /* One step: run, carry out, check. Returns the step's code. */
-static int step(struct host *h, const craft_event *ev, struct stepctx *cx)
+static int step(struct fz_host *h, const craft_event *ev, struct stepctx *cx)
 {
     state_of(h->e, &cx->before);
     cx->role = cx->before.role;
@@ -705,7 +766,7 @@ static int step(struct host *h, const craft_event *ev, struct stepctx *cx)
     return rv;
 }
 
-static int step_simple(struct host *h, const craft_event *ev)
+static int step_simple(struct fz_host *h, const craft_event *ev)
 {
     struct stepctx cx;
     memset(&cx, 0, sizeof(cx));
@@ -756,7 +817,7 @@ static uint64_t pick_term(struct fuzz_in *in, uint64_t cur)
     }
 }
 
-static uint64_t pick_index(struct fuzz_in *in, const struct host *h)
+static uint64_t pick_index(struct fuzz_in *in, const struct fz_host *h)
 {
     uint64_t last = h_last(h);
     uint64_t commit = craft_engine_commit_index(h->e);
@@ -834,7 +895,7 @@ static size_t make_entries(struct fuzz_in *in, struct craft_entry *ents,
     return n;
 }
 
-static int send_msg(struct host *h, const struct craft_msg *m,
+static int send_msg(struct fz_host *h, const struct craft_msg *m,
                     struct stepctx *cx)
 {
     size_t size = craft_msg_encoded_size(m);
@@ -854,7 +915,7 @@ static int send_msg(struct host *h, const struct craft_msg *m,
 }
 
 /* A message built field by field. */
-static void op_message(struct host *h, struct fuzz_in *in)
+static void op_message(struct fz_host *h, struct fuzz_in *in)
 {
     struct craft_msg m;
     struct craft_entry ents[4];
@@ -945,7 +1006,7 @@ static void op_message(struct host *h, struct fuzz_in *in)
 }
 
 /* Raw bytes as a message; bit 0 of the first byte fixes the frame. */
-static void op_raw(struct host *h, struct fuzz_in *in)
+static void op_raw(struct fz_host *h, struct fuzz_in *in)
 {
     uint8_t mode = fuzz_u8(in);
     size_t len;
@@ -969,7 +1030,7 @@ static void op_raw(struct host *h, struct fuzz_in *in)
 }
 
 /* The answer a peer would give to one of the messages we sent. */
-static void op_reply(struct host *h, struct fuzz_in *in)
+static void op_reply(struct fz_host *h, struct fuzz_in *in)
 {
     if (h->ring_n == 0) {
         return;
@@ -1044,7 +1105,7 @@ static void op_reply(struct host *h, struct fuzz_in *in)
     send_msg(h, &m, &cx);
 }
 
-static void op_propose(struct host *h, struct fuzz_in *in)
+static void op_propose(struct fz_host *h, struct fuzz_in *in)
 {
     craft_buf bufs[4];
     size_t n = 1 + fuzz_u8(in) % 4;
@@ -1066,7 +1127,7 @@ static void op_propose(struct host *h, struct fuzz_in *in)
     step(h, &ev, &cx);
 }
 
-static void op_persisted(struct host *h, struct fuzz_in *in)
+static void op_persisted(struct fz_host *h, struct fuzz_in *in)
 {
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = CRAFT_EVENT_PERSISTED;
@@ -1083,7 +1144,7 @@ static void op_persisted(struct host *h, struct fuzz_in *in)
     step_simple(h, &ev);
 }
 
-static void op_snapshot_taken(struct host *h, struct fuzz_in *in)
+static void op_snapshot_taken(struct fz_host *h, struct fuzz_in *in)
 {
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = CRAFT_EVENT_SNAPSHOT_TAKEN;
@@ -1115,7 +1176,7 @@ static uint8_t snap_byte(uint64_t index, uint64_t off)
     return (uint8_t)(index * 31u + off * 7u);
 }
 
-static void op_chunk(struct host *h, struct fuzz_in *in)
+static void op_chunk(struct fz_host *h, struct fuzz_in *in)
 {
     uint8_t chunk[256];
     craft_event ev = CRAFT_EVENT_INIT;
@@ -1160,7 +1221,7 @@ static void op_chunk(struct host *h, struct fuzz_in *in)
     step_simple(h, &ev);
 }
 
-static void op_request(struct host *h, struct fuzz_in *in, uint32_t type)
+static void op_request(struct fz_host *h, struct fuzz_in *in, uint32_t type)
 {
     craft_event ev = CRAFT_EVENT_INIT;
     ev.type = type;
@@ -1179,7 +1240,7 @@ static void op_request(struct host *h, struct fuzz_in *in, uint32_t type)
 
 /* ---- starting the engine ------------------------------------------------ */
 
-static int start(struct host *h, struct fuzz_in *in)
+static int start(struct fz_host *h, struct fuzz_in *in)
 {
     craft_engine_options *o = &h->opts;
     craft_engine_options_init(o);
@@ -1276,7 +1337,7 @@ static int start(struct host *h, struct fuzz_in *in)
     return 0;
 }
 
-static void finish(struct host *h)
+static void finish(struct fz_host *h)
 {
     craft_actions_free(h->a);
     craft_engine_free(h->e);
@@ -1289,7 +1350,7 @@ static void finish(struct host *h)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_in in = {data, size};
-    struct host *h = calloc(1, sizeof(*h));
+    struct fz_host *h = calloc(1, sizeof(*h));
     if (h == NULL) {
         return 0;
     }
