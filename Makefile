@@ -161,7 +161,7 @@ TEST_ENV     ?=
 # Build.
 
 .PHONY: all lib checked tools sim host tests benches
-all: lib tools
+all: lib tools examples
 
 lib: $(LIB_SO) $(LIB_SONAME) $(LIB_DEVSO) $(LIB_A)
 checked: $(CHECKED_LIB_A)
@@ -297,6 +297,7 @@ deps:
 #   integration-test the runtime's tests (tests/integration, mk/integration.mk)
 #   ffi-test         the ABI through dlopen + libffi (tests/ffi, mk/ffi.mk)
 #   sim-test         the simulator's tests and seeds (tests/sim, mk/sim.mk)
+#   examples-test    every program of examples/ runs (mk/examples.mk)
 #   storage-test     the file storage's tests (tests/storage, mk/storage.mk)
 #   integration-file-test  the runtime's tests on the file storage
 #   python-test      the Python binding, as a wheel in a fresh virtualenv
@@ -308,6 +309,7 @@ deps:
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
+                examples-test \
                 storage-test integration-file-test python-test fuzz-replay \
                 rust-test go-test unit
 
@@ -470,6 +472,7 @@ FORCE:
 # One fragment per concern, each listed here: a fragment that is not
 # listed is an error rather than a suite that silently does not run.
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
+                mk/examples.mk \
                 mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk mk/go.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))

@@ -39,5 +39,6 @@
 #include "craft/engine.h"
 #include "craft/node.h"
 #include "craft/storage.h"
+#include "craft/testing.h" /* in-memory storage, in-process hub */
 
 #endif /* CRAFT_H */

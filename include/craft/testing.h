@@ -1,6 +1,5 @@
 /*
- * craft/testing.h: ready-made parts for tests (include <craft.h> first,
- * or just this file).
+ * craft/testing.h: ready-made parts for tests (<craft.h> includes it).
  *
  * TEST HELPERS. An in-memory storage and an in-process transport hub, for
  * craft's own tests and benchmarks and for users' tests of code built on

@@ -1,23 +1,18 @@
 /*
- * craft-demo: a 3-node Raft cluster in one process, written the way a user
- * writes a host: with the public API (<craft.h>) only.
+ * craft-demo: a 3-node Raft cluster in one process (`make demo`).
  *
- * The engine decides; the host owns everything else:
- *  - network: one FIFO of message bytes. A SEND action's bytes
- *    (craft_action_message) are copied in; delivering them is a
- *    CRAFT_EVENT_MESSAGE on the destination engine.
- *  - storage, per node: the hard state (term, vote) and a log of entries
- *    copied from APPEND actions and cut by TRUNCATE. It survives a crash.
- *    Writes are synchronous, so once a step's actions are carried out the
- *    host reports its APPEND durable with CRAFT_EVENT_PERSISTED.
- *  - state machine, per node: a tiny key-value store fed by APPLY actions
- *    ("set <key> <value>" payloads). A crash loses it; a restarted node
- *    rebuilds it by re-applying the log (this host takes no snapshots).
- *  - time: one TICK event is one unit of logical time.
+ * Three engines on the reference host (src/host/host.h): an in-memory
+ * network of wire bytes, synchronous in-memory storage that survives a
+ * crash, and, per node, a tiny key-value store fed by APPLY actions. The
+ * cluster elects a leader, commits proposals in batches and one at a
+ * time, loses its leader, elects another, restarts the dead node from its
+ * storage, and checks that all three state machines agree.
  *
- * Carrying out actions in list order is all Raft's "respond only after
- * updating stable storage" asks of a host: the engine orders them.
- * Deterministic (fixed seeds); only the measured rates vary between runs.
+ * How a host carries out the engine's actions is written out, with the
+ * public API only, in examples/engine_host.c: read that one to write your
+ * own. This program leaves it to the reference host, like the tests and
+ * the benchmark do. Deterministic (fixed seeds); only the measured rates
+ * vary between runs.
  */
 #include <craft.h>
 
@@ -28,12 +23,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/host.h"
+
 #define NODES 3
-#define PAYLOAD 64           /* bytes per proposal */
-#define BATCH 250            /* proposals per PROPOSE event */
-#define KEYS 1000            /* distinct keys the proposals write */
-#define KV_SLOTS 4096        /* hash table slots: a power of two > KEYS */
-#define NET_SLOTS (1u << 14) /* messages in flight at most */
+#define PAYLOAD 64    /* bytes per proposal */
+#define BATCH 250     /* proposals per PROPOSE event */
+#define KEYS 1000     /* distinct keys the proposals write */
+#define KV_SLOTS 4096 /* hash table slots: a power of two > KEYS */
 
 /* Exits with status 1 and a message unless ok. */
 static void require(int ok, const char *fmt, ...)
@@ -48,6 +44,13 @@ static void require(int ok, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
+}
+
+static void host_failed(void *user, const char *file, int line,
+                        const char *msg)
+{
+    (void)user;
+    require(0, "%s:%d: %s", file, line, msg);
 }
 
 static double now(void)
@@ -76,11 +79,14 @@ struct kv {
         char val[PAYLOAD];
     } slot[KV_SLOTS];
     size_t count;
+    uint64_t chain; /* a hash of every entry applied */
 };
+
+static struct kv kvs[NODES];
 
 /* Applies "set <key> <value>". Other commands are ignored here; a real
  * state machine would answer them with an error. */
-static void kv_apply(struct kv *kv, const char *p, size_t len)
+static void kv_set(struct kv *kv, const char *p, size_t len)
 {
     const char *k = p + 4, *sp = len > 4 ? memchr(k, ' ', len - 4) : NULL;
     if (sp == NULL || memcmp(p, "set ", 4) != 0 || sp == k || sp - k > 15) {
@@ -114,217 +120,57 @@ static uint64_t kv_digest(const struct kv *kv)
     return d;
 }
 
-/* ---- nodes: an engine, its storage and its state machine -------------- */
-
-struct stored_entry {
-    uint64_t term;
-    uint32_t type, len;
-    size_t off; /* payload position in node.bytes */
-};
-
-struct node {
-    uint64_t id;
-    craft_engine *e; /* NULL while crashed */
-    craft_actions *acts;
-    /* storage: survives a crash */
-    uint64_t term, vote;
-    struct stored_entry *log; /* log[i] is index i; log[0] unused */
-    uint64_t last, log_cap;
-    uint8_t *bytes; /* payloads, in log order */
-    size_t nbytes, bytes_cap;
-    /* memory: lost in a crash */
-    struct kv kv;
-    uint64_t applied, chain; /* chain: a hash of every applied entry */
-    uint64_t receipt;        /* last index of our last accepted proposal */
-};
-
-struct msg {
-    uint64_t from, to; /* to 0: dropped */
-    size_t len, cap;
-    uint8_t *bytes; /* reused by later messages: no malloc per message */
-};
-
-static const uint64_t ids[NODES] = {1, 2, 3};
-static struct node nodes[NODES];
-static struct msg net[NET_SLOTS];
-static size_t net_head, net_tail;
-static uint64_t steps; /* engine steps taken, for the rate */
-
-static void net_send(uint64_t from, uint64_t to, const void *b, size_t len)
+/* The reference host's state machine interface. */
+static void sm_apply(void *user, struct host_node *nd, uint64_t index,
+                     uint64_t term, uint32_t type, const void *data,
+                     size_t len)
 {
-    require(net_tail - net_head < NET_SLOTS, "network queue full");
-    struct msg *m = &net[net_tail++ % NET_SLOTS];
-    if (m->cap < len) {
-        m->cap = len;
-        m->bytes = realloc(m->bytes, len);
-        require(m->bytes != NULL, "out of memory");
-    }
-    memcpy(m->bytes, b, len);
-    m->from = from;
-    m->to = to;
-    m->len = len;
-}
-
-static void store_append(struct node *n, uint64_t index, uint64_t term,
-                         uint32_t type, const void *data, size_t len)
-{
-    require(index == n->last + 1, "node %" PRIu64 ": append at %" PRIu64
-            " after %" PRIu64, n->id, index, n->last);
-    if (index >= n->log_cap) {
-        n->log_cap = n->log_cap ? 2 * n->log_cap : 1024;
-        n->log = realloc(n->log, n->log_cap * sizeof(*n->log));
-    }
-    if (n->nbytes + len > n->bytes_cap) {
-        n->bytes_cap = 2 * (n->bytes_cap + len);
-        n->bytes = realloc(n->bytes, n->bytes_cap);
-    }
-    require(n->log != NULL && n->bytes != NULL, "out of memory");
-    if (len > 0) { /* a no-op entry has no payload, and data is NULL */
-        memcpy(n->bytes + n->nbytes, data, len);
-    }
-    n->log[index] = (struct stored_entry){term, type, (uint32_t)len,
-                                          n->nbytes};
-    n->nbytes += len;
-    n->last = index;
-}
-
-static void apply(struct node *n, uint64_t index, uint64_t term,
-                  uint32_t type, const void *data, size_t len)
-{
-    require(index == n->applied + 1, "node %" PRIu64 ": apply %" PRIu64
-            " after %" PRIu64, n->id, index, n->applied);
+    (void)user;
+    struct kv *kv = &kvs[nd->id - 1];
     uint64_t h[3] = {index, term, type};
-    n->chain = fnv(fnv(n->chain, h, sizeof(h)), data, len);
+    kv->chain = fnv(fnv(kv->chain, h, sizeof(h)), data, len);
     if (type == CRAFT_ENTRY_NORMAL) {
-        kv_apply(&n->kv, data, len);
-    }
-    n->applied = index;
-}
-
-static void execute(struct node *n);
-
-static void step(struct node *n, const craft_event *ev)
-{
-    int rv = craft_engine_step(n->e, ev, n->acts);
-    require(rv == CRAFT_OK, "node %" PRIu64 ": step: %s", n->id,
-            craft_strerror(rv));
-    steps++;
-    execute(n);
-}
-
-/* Carries out the actions of n's last step, in order. */
-static void execute(struct node *n)
-{
-    craft_actions *a = n->acts;
-    uint64_t durable = 0; /* the last index this step's APPENDs wrote */
-    for (size_t i = 0; i < craft_actions_count(a); i++) {
-        uint64_t index = craft_action_index(a, i), term;
-        const void *data;
-        size_t len, k, count = craft_action_count(a, i);
-        uint32_t type;
-        switch (craft_action_type(a, i)) {
-        case CRAFT_ACTION_PERSIST_HARD_STATE:
-            n->term = craft_action_term(a, i);
-            n->vote = craft_action_vote(a, i);
-            break;
-        case CRAFT_ACTION_TRUNCATE: /* delete entries >= index */
-            if (index <= n->last) {
-                n->nbytes = n->log[index].off;
-                n->last = index - 1;
-            }
-            break;
-        case CRAFT_ACTION_APPEND:
-            for (k = 0; k < count; k++) {
-                craft_action_entry(a, i, k, &term, &type, &data, &len);
-                store_append(n, index + k, term, type, data, len);
-            }
-            durable = n->last;
-            break;
-        case CRAFT_ACTION_SEND:
-            require(craft_action_message(a, i, &data, &len) == CRAFT_OK,
-                    "cannot encode a message");
-            net_send(n->id, craft_action_peer(a, i), data, len);
-            break;
-        case CRAFT_ACTION_APPLY:
-            for (k = 0; k < count; k++) {
-                craft_action_entry(a, i, k, &term, &type, &data, &len);
-                apply(n, index + k, term, type, data, len);
-            }
-            break;
-        case CRAFT_ACTION_PROPOSE_RESULT:
-            require(craft_action_status(a, i) == CRAFT_OK, "proposal: %s",
-                    craft_strerror(craft_action_status(a, i)));
-            n->receipt = index + count - 1;
-            break;
-        case CRAFT_ACTION_ROLE_CHANGE:
-            break; /* we ask craft_engine_role() when we need to know */
-        default:
-            require(0, "unexpected action %d", craft_action_type(a, i));
-        }
-    }
-    if (durable != 0) { /* synchronous writes: durable already */
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_PERSISTED;
-        ev.index = durable;
-        ev.term = n->log[durable].term;
-        step(n, &ev);
+        kv_set(kv, data, len);
     }
 }
 
-static void start(struct node *n)
+/* This demo takes no snapshots: a restarted node rebuilds its store by
+ * applying the log again, from an empty one. */
+static void sm_restore(void *user, struct host_node *nd, const void *data,
+                       size_t len)
 {
-    craft_engine_options o = CRAFT_ENGINE_OPTIONS_INIT;
-    o.id = n->id;
-    o.seed = 0xC0FFEE + n->id;
-    o.snapshot_entries = 0; /* this host takes no snapshots */
-    o.snapshot_bytes = 0;
-    require(craft_engine_create(&o, &n->e) == CRAFT_OK &&
-                craft_actions_create(NULL, &n->acts) == CRAFT_OK,
-            "cannot create engine %" PRIu64, n->id);
+    (void)user;
+    require(len == 0 && data == NULL, "no snapshots in this demo");
+    memset(&kvs[nd->id - 1], 0, sizeof(kvs[0]));
 }
 
-/* Delivers messages, and those they cause, until the network is quiet. */
-static void deliver_all(void)
-{
-    while (net_head != net_tail) {
-        struct msg *m = &net[net_head++ % NET_SLOTS];
-        if (m->to == 0 || nodes[m->to - 1].e == NULL) {
-            continue; /* dropped, or to a crashed node */
-        }
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_MESSAGE;
-        ev.data = m->bytes;
-        ev.len = m->len;
-        step(&nodes[m->to - 1], &ev);
-    }
-}
+static const struct host_sm kv_sm = {sm_apply, NULL, sm_restore, NULL};
 
-static void tick_all(void)
+/* ---- the cluster -------------------------------------------------------- */
+
+static struct host cluster;
+
+static uint64_t steps(void)
 {
+    uint64_t n = 0;
     for (int i = 0; i < NODES; i++) {
-        if (nodes[i].e != NULL) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_TICK;
-            step(&nodes[i], &ev);
-        }
+        n += cluster.nodes[i].steps;
     }
-    deliver_all();
+    return n;
 }
 
 /* Ticks until a node leads in a term above `after`. */
-static struct node *elect(uint64_t after)
+static struct host_node *elect(uint64_t after)
 {
     for (int t = 1; t <= 1000; t++) {
-        tick_all();
-        for (int i = 0; i < NODES; i++) {
-            craft_engine *e = nodes[i].e;
-            if (e != NULL && craft_engine_role(e) == CRAFT_ROLE_LEADER &&
-                craft_engine_term(e) > after) {
-                printf("leader elected: node %" PRIu64 " in term %" PRIu64
-                       " after %d ticks\n", nodes[i].id,
-                       craft_engine_term(e), t);
-                return &nodes[i];
-            }
+        host_tick_all(&cluster);
+        host_deliver_all(&cluster);
+        uint64_t id = host_leader(&cluster);
+        struct host_node *l = id != 0 ? host_node(&cluster, id) : NULL;
+        if (l != NULL && craft_engine_term(l->e) > after) {
+            printf("leader elected: node %" PRIu64 " in term %" PRIu64
+                   " after %d ticks\n", l->id, craft_engine_term(l->e), t);
+            return l;
         }
     }
     require(0, "no leader elected within 1000 ticks");
@@ -332,8 +178,9 @@ static struct node *elect(uint64_t after)
 }
 
 /* Proposes `count` commands "set k<n> v<seq>", padded to PAYLOAD bytes,
- * in one PROPOSE event: they become one batch of consecutive entries. */
-static void propose(struct node *l, size_t count)
+ * in one PROPOSE event: they become one batch of consecutive entries.
+ * Returns the last index they got. */
+static uint64_t propose(struct host_node *l, size_t count)
 {
     static uint64_t seq;
     static char payload[BATCH][PAYLOAD];
@@ -346,27 +193,28 @@ static void propose(struct node *l, size_t count)
         p[w] = '.'; /* overwrite snprintf's NUL */
         bufs[k] = (craft_buf){p, PAYLOAD};
     }
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PROPOSE;
-    ev.bufs = bufs;
-    ev.nbufs = count;
-    step(l, &ev);
+    uint64_t last = craft_engine_last_index(l->e);
+    host_propose_batch(&cluster, l, seq, bufs, count);
+    require(craft_engine_last_index(l->e) == last + count,
+            "proposal refused by node %" PRIu64, l->id);
+    return last + count;
 }
 
 /* Commits `total` proposals through leader l, `per` in each PROPOSE; each
  * round is delivered until quiet, after which the leader must have applied
  * it. Returns commits per second. */
-static double commit(struct node *l, size_t total, size_t per)
+static double commit(struct host_node *l, size_t total, size_t per)
 {
     uint64_t first = l->applied + 1;
     double t0 = now();
     for (size_t round = 0; round * per < total; round++) {
-        propose(l, per);
-        deliver_all();
-        require(l->applied >= l->receipt, "index %" PRIu64 " not committed"
-                " after a round", l->receipt);
+        uint64_t receipt = propose(l, per);
+        host_deliver_all(&cluster);
+        require(l->applied >= receipt, "index %" PRIu64 " not committed"
+                " after a round", receipt);
         if (round % 64 == 63) {
-            tick_all(); /* time passes: heartbeats */
+            host_tick_all(&cluster); /* time passes: heartbeats */
+            host_deliver_all(&cluster);
         }
     }
     double rate = (double)total / (now() - t0);
@@ -377,51 +225,23 @@ static double commit(struct node *l, size_t total, size_t per)
 
 /* One tick lets heartbeats carry the commit index to the followers; then
  * every running node must have applied the same entries as the leader. */
-static void check_agree(const struct node *l)
+static void check_agree(const struct host_node *l)
 {
-    tick_all();
+    host_tick_all(&cluster);
+    host_deliver_all(&cluster);
+    const struct kv *lkv = &kvs[l->id - 1];
     for (int i = 0; i < NODES; i++) {
-        const struct node *n = &nodes[i];
-        require(n->e == NULL ||
-                    (n->applied == l->applied && n->chain == l->chain &&
-                     kv_digest(&n->kv) == kv_digest(&l->kv)),
+        const struct host_node *n = &cluster.nodes[i];
+        const struct kv *kv = &kvs[i];
+        require(!n->up || (n->applied == l->applied &&
+                           kv->chain == lkv->chain &&
+                           kv_digest(kv) == kv_digest(lkv)),
                 "node %" PRIu64 " applied %" PRIu64 " (chain %016" PRIx64
                 "), leader %" PRIu64 " (chain %016" PRIx64 ")", n->id,
-                n->applied, n->chain, l->applied, l->chain);
+                n->applied, kv->chain, l->applied, lkv->chain);
     }
     printf("  check: running nodes applied identical entries 1..%" PRIu64
-           " (chain %016" PRIx64 ")\n", l->applied, l->chain);
-}
-
-static void crash(struct node *n)
-{
-    craft_engine_free(n->e);
-    craft_actions_free(n->acts);
-    n->e = NULL;
-    n->acts = NULL;
-    memset(&n->kv, 0, sizeof(n->kv));
-    n->applied = n->chain = n->receipt = 0;
-    for (size_t i = net_head; i < net_tail; i++) { /* lost with it */
-        struct msg *m = &net[i % NET_SLOTS];
-        if (m->from == n->id || m->to == n->id) {
-            m->to = 0;
-        }
-    }
-}
-
-/* A new engine, loaded with what the node's storage holds. */
-static void restart(struct node *n)
-{
-    start(n);
-    require(craft_engine_load_hard_state(n->e, n->term, n->vote) ==
-                CRAFT_OK, "node %" PRIu64 ": load_hard_state", n->id);
-    for (uint64_t i = 1; i <= n->last; i++) {
-        const struct stored_entry *s = &n->log[i];
-        int rv = craft_engine_load_entry(n->e, i, s->term, s->type,
-                                         n->bytes + s->off, s->len);
-        require(rv == CRAFT_OK, "node %" PRIu64 ": load_entry %" PRIu64
-                ": %s", n->id, i, craft_strerror(rv));
-    }
+           " (chain %016" PRIx64 ")\n", l->applied, lkv->chain);
 }
 
 int main(void)
@@ -433,32 +253,30 @@ int main(void)
 
     /* 1. A new cluster: each founding server is bootstrapped with the
      *    same membership, then time passes until one of them leads. */
-    for (int i = 0; i < NODES; i++) {
-        nodes[i].id = ids[i];
-        start(&nodes[i]);
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_BOOTSTRAP;
-        ev.ids = ids;
-        ev.nids = NODES;
-        step(&nodes[i], &ev);
-    }
-    struct node *l = elect(0);
+    host_setup(&cluster, NODES, 0xC0FFEE);
+    cluster.fail = host_failed;
+    cluster.record = 0; /* no journal: a long run */
+    cluster.sm = &kv_sm;
+    cluster.opts.snapshot_entries = 0; /* this demo takes no snapshots */
+    cluster.opts.snapshot_bytes = 0;
+    host_start(&cluster, NODES);
+    struct host_node *l = elect(0);
 
     /* 2. Replicate: proposals in batches, then one at a time. */
-    uint64_t steps0 = steps;
+    uint64_t steps0 = steps();
     double t0 = now();
     double batched = commit(l, 200000, BATCH);
-    double step_rate = (double)(steps - steps0) / (now() - t0);
+    double step_rate = (double)(steps() - steps0) / (now() - t0);
     double single = commit(l, 100000, 1);
     check_agree(l);
 
     /* 3. The leader crashes: its engine is freed, its messages lost. The
      *    others elect a new leader in a later term and go on. */
-    struct node *dead = l;
+    struct host_node *dead = l;
     uint64_t old_term = craft_engine_term(l->e);
     printf("\nleader %" PRIu64 " crashed (term %" PRIu64 ", commit %" PRIu64
            ")\n", dead->id, old_term, craft_engine_commit_index(l->e));
-    crash(dead);
+    host_crash(&cluster, dead);
     l = elect(old_term);
     commit(l, 50000, BATCH);
     commit(l, 5000, 1);
@@ -468,10 +286,11 @@ int main(void)
     printf("\nnode %" PRIu64 " restarts from its storage: term %" PRIu64
            ", vote %" PRIu64 ", log 1..%" PRIu64 "\n", dead->id, dead->term,
            dead->vote, dead->last);
-    restart(dead);
+    host_node_start(&cluster, dead);
     int ticks = 0;
     while (dead->applied < l->applied && ticks < 1000) {
-        tick_all();
+        host_tick_all(&cluster);
+        host_deliver_all(&cluster);
         ticks++;
     }
     require(dead->applied == l->applied, "node %" PRIu64 " did not catch up",
@@ -482,28 +301,22 @@ int main(void)
 
     /* 5. All three state machines are identical. */
     check_agree(l);
+    const struct kv *lkv = &kvs[l->id - 1];
     printf("all state machines agree: %zu keys, applied index %" PRIu64
-           ", digest %016" PRIx64 "\n", l->kv.count, l->applied,
-           kv_digest(&l->kv));
+           ", digest %016" PRIx64 "\n", lkv->count, l->applied,
+           kv_digest(lkv));
 
     char what[64];
     snprintf(what, sizeof(what), "batched proposals (%d per PROPOSE)", BATCH);
-    printf("\nrates (monotonic clock, first leader; they include this "
-           "host's own hashing,\nstorage and state machine: "
+    printf("\nrates (monotonic clock, first leader; they include the "
+           "host's storage,\nits checks and the state machine: "
            "tests/bench/bench_engine.c measures the engine alone):\n"
            "  %-34s %10.0f commits/s\n  %-34s %10.0f commits/s\n"
            "  %-34s %10.0f steps/s\n"
            "  %" PRIu64 " engine steps in all, %.2f s\n", what, batched,
            "one proposal at a time", single, "engine steps (batched phase)",
-           step_rate, steps, now() - t_start);
+           step_rate, steps(), now() - t_start);
 
-    for (int i = 0; i < NODES; i++) {
-        crash(&nodes[i]);
-        free(nodes[i].log);
-        free(nodes[i].bytes);
-    }
-    for (size_t i = 0; i < NET_SLOTS; i++) {
-        free(net[i].bytes);
-    }
+    host_free(&cluster);
     return 0;
 }
