@@ -92,7 +92,7 @@ PROG_LIBS := -lpthread -lm
 # Sources. Every directory may be empty or missing.
 
 LIB_SRCS   ?= $(wildcard src/util/*.c src/codec/*.c src/engine/*.c src/node/*.c \
-                          src/storage/*.c)
+                          src/storage/*.c src/transport/*.c)
 SIM_SRCS   ?= $(wildcard src/sim/*.c)
 # The reference host (src/host/host.h): tests and tools only.
 HOST_SRCS  ?= $(wildcard src/host/*.c)
@@ -300,6 +300,8 @@ deps:
 #   examples-test    every program of examples/ runs (mk/examples.mk)
 #   storage-test     the file storage's tests (tests/storage, mk/storage.mk)
 #   integration-file-test  the runtime's tests on the file storage
+#   transport-test   the TCP transport's tests (tests/transport,
+#                    mk/transport.mk)
 #   python-test      the Python binding, as a wheel in a fresh virtualenv
 #                    (bindings/python/tests, mk/python.mk)
 #   fuzz-replay      every fuzz corpus and kept crash input once (mk/fuzz.mk)
@@ -310,8 +312,8 @@ deps:
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
                 examples-test \
-                storage-test integration-file-test python-test fuzz-replay \
-                rust-test go-test unit
+                storage-test integration-file-test transport-test \
+                python-test fuzz-replay rust-test go-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
@@ -473,7 +475,8 @@ FORCE:
 # listed is an error rather than a suite that silently does not run.
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
                 mk/examples.mk \
-                mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk mk/go.mk
+                mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk mk/go.mk \
+                mk/transport.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)

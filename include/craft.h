@@ -40,5 +40,6 @@
 #include "craft/node.h"
 #include "craft/storage.h"
 #include "craft/testing.h" /* in-memory storage, in-process hub */
+#include "craft/tcp.h"
 
 #endif /* CRAFT_H */

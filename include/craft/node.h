@@ -314,8 +314,42 @@ enum craft_field_type {
  *  26 storage.compacted       DEBUG  index (the snapshot's), segments
  *                                    (deleted)
  *
- * Field value types: error and errno are i64, op and file are str, every
- * other field is u64.
+ * Target "craft.transport": the TCP transport (craft/tcp.h), through the
+ * trace callback of its own options; node_id is the one in its options.
+ * direction is "out" (a connection this server made) or "in" (one it
+ * accepted); peer is 0 when unknown (bytes that were not a hello).
+ *
+ *  27 transport.listening       INFO  port, address (str: as bound)
+ *  28 transport.connected       INFO  peer, address (str): our hello was
+ *                                     accepted; messages flow
+ *  29 transport.accepted        INFO  peer, remote (str): a peer's hello
+ *                                     was accepted
+ *  30 transport.disconnected    INFO  peer, direction (str), reason (str:
+ *                                     eof, error, frame_too_big,
+ *                                     frame_empty, stalled, unexpected,
+ *                                     removed, address_changed,
+ *                                     replaced, detached, shutdown),
+ *                                     errno (i64, 0 when none)
+ *  31 transport.refused         WARN  peer, direction (str), reason (str:
+ *                                     magic, version, cluster, receiver,
+ *                                     malformed, timeout), remote (str).
+ *                                     "in": this server refused a hello;
+ *                                     "out": the peer refused ours
+ *  32 transport.frame_too_big   WARN  peer, bytes (announced), limit;
+ *                                     the connection is closed
+ *  33 transport.connect_failed  INFO  peer, address (str), reason (str:
+ *                                     resolve, connect, timeout, closed,
+ *                                     no_address), errno (i64), retry_ms
+ *  34 transport.dropped         WARN  peer, reason (str: queue_full,
+ *                                     no_address, disconnected, no_node),
+ *                                     frames (dropped in that call);
+ *                                     once per episode
+ *  35 transport.address_changed INFO  peer, address (str, "" when none),
+ *                                     source (str: membership, override,
+ *                                     hello, none)
+ *
+ * Field value types: error and errno are i64, op, file and the fields
+ * marked str are str, every other field is u64.
  * role is an enum craft_role; leader 0 means none; membership.changed's
  * index is the last log index when the change was seen (the
  * configuration entry is at or before it).
@@ -346,7 +380,16 @@ enum craft_trace_id {
     CRAFT_TRACE_STORAGE_SEGMENT_CREATED = 23,
     CRAFT_TRACE_STORAGE_LOG_TRUNCATED = 24,
     CRAFT_TRACE_STORAGE_SNAPSHOT_SAVED = 25,
-    CRAFT_TRACE_STORAGE_COMPACTED = 26
+    CRAFT_TRACE_STORAGE_COMPACTED = 26,
+    CRAFT_TRACE_TRANSPORT_LISTENING = 27,
+    CRAFT_TRACE_TRANSPORT_CONNECTED = 28,
+    CRAFT_TRACE_TRANSPORT_ACCEPTED = 29,
+    CRAFT_TRACE_TRANSPORT_DISCONNECTED = 30,
+    CRAFT_TRACE_TRANSPORT_REFUSED = 31,
+    CRAFT_TRACE_TRANSPORT_FRAME_TOO_BIG = 32,
+    CRAFT_TRACE_TRANSPORT_CONNECT_FAILED = 33,
+    CRAFT_TRACE_TRANSPORT_DROPPED = 34,
+    CRAFT_TRACE_TRANSPORT_ADDRESS_CHANGED = 35
 };
 
 /*

@@ -17,6 +17,7 @@ struct trace_def {
 #define T_NODE "craft.node"
 #define T_ENGINE "craft.engine"
 #define T_STORAGE "craft.storage"
+#define T_TRANSPORT "craft.transport"
 
 static const struct trace_def defs[] = {
     [CRAFT_TRACE_NODE_STARTED] = {"node.started", T_NODE, CRAFT_TRACE_INFO},
@@ -66,6 +67,24 @@ static const struct trace_def defs[] = {
                                             T_STORAGE, CRAFT_TRACE_INFO},
     [CRAFT_TRACE_STORAGE_COMPACTED] = {"storage.compacted", T_STORAGE,
                                        CRAFT_TRACE_DEBUG},
+    [CRAFT_TRACE_TRANSPORT_LISTENING] = {"transport.listening", T_TRANSPORT,
+                                         CRAFT_TRACE_INFO},
+    [CRAFT_TRACE_TRANSPORT_CONNECTED] = {"transport.connected", T_TRANSPORT,
+                                         CRAFT_TRACE_INFO},
+    [CRAFT_TRACE_TRANSPORT_ACCEPTED] = {"transport.accepted", T_TRANSPORT,
+                                        CRAFT_TRACE_INFO},
+    [CRAFT_TRACE_TRANSPORT_DISCONNECTED] = {"transport.disconnected",
+                                            T_TRANSPORT, CRAFT_TRACE_INFO},
+    [CRAFT_TRACE_TRANSPORT_REFUSED] = {"transport.refused", T_TRANSPORT,
+                                       CRAFT_TRACE_WARN},
+    [CRAFT_TRACE_TRANSPORT_FRAME_TOO_BIG] = {"transport.frame_too_big",
+                                             T_TRANSPORT, CRAFT_TRACE_WARN},
+    [CRAFT_TRACE_TRANSPORT_CONNECT_FAILED] = {"transport.connect_failed",
+                                              T_TRANSPORT, CRAFT_TRACE_INFO},
+    [CRAFT_TRACE_TRANSPORT_DROPPED] = {"transport.dropped", T_TRANSPORT,
+                                       CRAFT_TRACE_WARN},
+    [CRAFT_TRACE_TRANSPORT_ADDRESS_CHANGED] = {"transport.address_changed",
+                                               T_TRANSPORT, CRAFT_TRACE_INFO},
 };
 
 #define NDEFS ((int)(sizeof(defs) / sizeof(defs[0])))

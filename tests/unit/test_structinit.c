@@ -89,6 +89,38 @@ START_TEST(event)
 }
 END_TEST
 
+START_TEST(tcp_options)
+{
+    CHECK_INIT_EQUAL(craft_tcp_options, CRAFT_TCP_OPTIONS_INIT,
+                     craft_tcp_options_init);
+}
+END_TEST
+
+START_TEST(tcp_options_defaults)
+{
+    /* The defaults craft/tcp.h documents. */
+    craft_tcp_options o;
+
+    ck_assert_int_eq(craft_tcp_options_init(&o), CRAFT_OK);
+    ck_assert_uint_eq(o.max_frame_bytes, CRAFT_MAX_MESSAGE_BYTES);
+    ck_assert_uint_eq(o.node_id, 0);
+    ck_assert_uint_eq(o.cluster_id, 0);
+    ck_assert_ptr_null(o.listen);
+    ck_assert_ptr_null(o.advertise);
+    ck_assert_uint_eq(o.queue_messages, 1024);
+    ck_assert_uint_eq(o.queue_bytes, 64u * 1024u * 1024u);
+    ck_assert_uint_eq(o.connect_timeout_ms, 3000);
+    ck_assert_uint_eq(o.backoff_min_ms, 20);
+    ck_assert_uint_eq(o.backoff_max_ms, 2000);
+    ck_assert_uint_eq(o.stall_timeout_ms, 10000);
+    ck_assert_ptr_null(o.allocator);
+    ck_assert_ptr_null(o.trace);
+    ck_assert_ptr_null(o.trace_user);
+    ck_assert_int_eq(o.trace_level, CRAFT_TRACE_INFO);
+    ck_assert_uint_eq(o.seed, 0);
+}
+END_TEST
+
 static Suite *structinit_suite(void)
 {
     Suite *s = suite_create("structinit");
@@ -100,6 +132,8 @@ static Suite *structinit_suite(void)
     tcase_add_test(tc, event);
     tcase_add_test(tc, file_storage_options);
     tcase_add_test(tc, file_storage_options_defaults);
+    tcase_add_test(tc, tcp_options);
+    tcase_add_test(tc, tcp_options_defaults);
     suite_add_tcase(s, tc);
     return s;
 }
