@@ -169,6 +169,17 @@ int gocraft_file_storage_open(const char *dir, craft_file_storage_options *o,
     return craft_file_storage_open(dir, o, out);
 }
 
+int gocraft_tcp_create(craft_tcp_options *o, uintptr_t trace_h,
+                       int trace_level, craft_tcp **out)
+{
+    if (trace_h != 0 && trace_level > 0) {
+        o->trace = trace_event;
+        o->trace_user = (void *)trace_h;
+        o->trace_level = trace_level;
+    }
+    return craft_tcp_create(o, out);
+}
+
 /* ---- calls -------------------------------------------------------- */
 
 static void call_done(void *ctx, const craft_result *res)

@@ -59,6 +59,11 @@ int gocraft_file_storage_open(const char *dir, craft_file_storage_options *o,
                               char *errbuf, size_t errbuf_size,
                               craft_file_storage **out);
 
+/* craft_tcp_create() with the options' trace going to the Go logger
+ * behind handle trace_h (0: no trace). */
+int gocraft_tcp_create(craft_tcp_options *o, uintptr_t trace_h,
+                       int trace_level, craft_tcp **out);
+
 /* craft_node_bootstrap_addr() with the n addresses packed one after the
  * other in addrs, lens[k] bytes each. */
 int gocraft_bootstrap_addr(craft_node *n, const uint64_t *ids,

@@ -65,7 +65,7 @@ func goCraftTrace(h C.uintptr_t, ev *C.craft_trace_event) {
 	switch v := cgo.Handle(h).Value().(type) {
 	case *Node:
 		logger = v.logger
-	case *slog.Logger: // a file storage's
+	case *slog.Logger: // a file storage's or a TCP transport's
 		logger = v
 	}
 	if logger == nil {

@@ -1,6 +1,7 @@
 // Command kv is a replicated key-value map over craft with a tiny HTTP
 // API (see server in kv.go): three replicas, each a process with its own
-// data directory (craft's file storage) talking Raft over TCP.
+// data directory (craft's file storage) talking Raft over craft's TCP
+// transport.
 //
 //	kv -id 1 -dir /tmp/kv/1 &
 //	kv -id 2 -dir /tmp/kv/2 &
@@ -109,11 +110,15 @@ func ids(m map[uint64]string) []uint64 {
 	return out
 }
 
+// clusterID names this example's clusters: the TCP handshake refuses a
+// server of another cluster that happens to reach the port.
+const clusterID = 0x6b76
+
 // replica is one process of the TCP + file storage cluster.
 type replica struct {
 	node  *craft.Node
 	store *craft.FileStorage
-	tr    *tcpTransport
+	tr    *craft.TCPTransport
 	srv   *http.Server
 }
 
@@ -123,16 +128,14 @@ func startReplica(id uint64, dir string, raftFor, httpFor map[uint64]string, log
 	}
 	r := &replica{}
 	var err error
-	if r.store, err = craft.OpenFileStorage(dir, &craft.FileStorageOptions{NodeID: id, Logger: log}); err != nil {
+	if r.store, err = craft.OpenFileStorage(dir, &craft.FileStorageOptions{ClusterID: clusterID, NodeID: id, Logger: log}); err != nil {
 		return nil, err
 	}
-	peers := map[uint64]string{}
-	for p, a := range raftFor {
-		if p != id {
-			peers[p] = a
-		}
-	}
-	if r.tr, err = newTCPTransport(raftFor[id], peers); err != nil {
+	// craft's TCP transport: it listens now and learns the peers'
+	// addresses from the membership (Addrs below, stored in the log, so
+	// a restart finds them in the directory).
+	if r.tr, err = craft.NewTCPTransport(craft.TCPConfig{ID: id, ClusterID: clusterID,
+		Listen: raftFor[id], Logger: log}); err != nil {
 		r.close()
 		return nil, err
 	}
@@ -143,14 +146,13 @@ func startReplica(id uint64, dir string, raftFor, httpFor map[uint64]string, log
 	}
 	fsm := newStore()
 	// Bootstrap is ignored when the directory holds state (a restart).
-	r.node, err = craft.NewNode(craft.Config{ID: id, Storage: r.store, Transport: craft.GoTransport(r.tr),
-		FSM: fsm, Bootstrap: ids(raftFor), Logger: log, WaitLeader: true})
+	r.node, err = craft.NewNode(craft.Config{ID: id, Storage: r.store, Transport: r.tr,
+		FSM: fsm, Bootstrap: ids(raftFor), Addrs: raftFor, Logger: log, WaitLeader: true})
 	if err != nil {
 		ln.Close()
 		r.close()
 		return nil, err
 	}
-	r.tr.setNode(r.node)
 	r.srv = &http.Server{Handler: &server{node: r.node, fsm: fsm, httpFor: httpFor, timeout: 5 * time.Second, log: log},
 		ReadHeaderTimeout: 5 * time.Second}
 	go r.srv.Serve(ln)
