@@ -143,7 +143,8 @@ impl NodeBuilder {
     }
 
     /// One of the transport batteries: a [`Hub`](crate::Hub) (in one
-    /// process), the TCP transport. Required, unless
+    /// process) or a [`TcpTransport`](crate::TcpTransport) made for this
+    /// node's id. Required, unless
     /// [`custom_transport`](Self::custom_transport) is used.
     pub fn transport(mut self, transport: impl Into<TransportConfig>) -> Self {
         self.transport = Some(transport.into().0);
@@ -302,8 +303,9 @@ impl NodeBuilder {
     /// into `fsm`), bootstraps it if asked and its storage was empty, and
     /// starts it.
     ///
-    /// Errors: [`Error::Create`] (a bad option, no transport, the storage
-    /// failed to load), or the error of bootstrap or start.
+    /// Errors: [`Error::Create`] (a bad option, no transport, a TCP
+    /// transport made for another id or already used by a node, the
+    /// storage failed to load), or the error of bootstrap or start.
     pub fn build<S: StateMachine>(self, fsm: S) -> Result<Node<S>, Error> {
         let create_err = |code: Error, message: &str| Error::Create {
             code: Box::new(code),
@@ -334,6 +336,12 @@ impl NodeBuilder {
                 Error::InvalidArgument,
                 "the hub transport is another node's (Hub::transport(id) with id != the node's)",
             )),
+            TransportArg::Tcp(t) if t.id() != cfg.id => {
+                return Err(create_err(
+                    Error::InvalidArgument,
+                    &format!("the TCP transport was made for node {}", t.id()),
+                ))
+            }
             t => t,
         };
         let hub = match &transport {
@@ -345,6 +353,7 @@ impl NodeBuilder {
         if let Some(h) = &hub {
             raw.attach(h, cfg.id)?;
         }
+        raw.attach_tcp()?;
         // From here on dropping `node` detaches and frees everything.
         let node = Node::new(raw, fsm, hub.map(|h| (h, cfg.id)));
         let founded = match (&self.bootstrap_at, &self.bootstrap) {

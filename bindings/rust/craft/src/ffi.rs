@@ -1,7 +1,7 @@
 //! The FFI boundary: every `unsafe` of the crate is in this module.
 //!
 //! What the rest of the crate gets from here is safe: owned handles of the
-//! C objects (`RawNode`, `RawMemStorage`, `RawHub`) whose methods call the
+//! C objects (`RawNode`, `RawMemStorage`, `RawHub`, `RawTcp`, ...) whose methods call the
 //! thread-safe C functions, and the `extern "C"` trampolines the C library
 //! calls back. The rules each `unsafe` block relies on come from the C
 //! headers (`include/craft/node.h`, `include/craft/testing.h`):
@@ -618,6 +618,7 @@ pub(crate) enum StorageArg {
 /// Which transport a node is created with.
 pub(crate) enum TransportArg {
     Hub(Arc<RawHub>, u64),
+    Tcp(Arc<RawTcp>),
     User(Box<dyn Transport>),
 }
 
@@ -641,6 +642,9 @@ struct Parts {
     /// The batteries (memory storage, hub) the node uses: kept alive
     /// until the node is freed.
     _keep: Vec<Box<dyn Any + Send + Sync>>,
+    /// The TCP transport the node is attached to: detached after the
+    /// node's shutdown, before it is freed (tcp.h).
+    tcp: Option<TcpUse>,
 }
 
 /// The C node pointer, for moving the node to the thread that frees it.
@@ -681,6 +685,7 @@ impl RawNode {
     ) -> Result<RawNode, Error> {
         let mut contexts = Vec::new();
         let mut keep: Vec<Box<dyn Any + Send + Sync>> = Vec::new();
+        let mut tcp: Option<TcpUse> = None;
 
         let mut engine: sys::craft_engine_options = zeroed();
         let mut opts: sys::craft_node_options = zeroed();
@@ -730,6 +735,13 @@ impl RawNode {
                 check(unsafe { sys::craft_hub_transport(hub.0.as_ptr(), id, &mut tr) })?;
                 keep.push(Box::new(hub));
             }
+            TransportArg::Tcp(t) => {
+                let taken = TcpUse::take(t)?;
+                // SAFETY: the transport is live (kept alive by the node
+                // below); tr was initialised.
+                check(unsafe { sys::craft_tcp_transport(taken.0.ptr.as_ptr(), &mut tr) })?;
+                tcp = Some(taken);
+            }
             TransportArg::User(t) => {
                 let ctx = Owned::new(TransportCtx(t));
                 tr.user = ctx.ptr;
@@ -778,6 +790,7 @@ impl RawNode {
             parts: Some(Parts {
                 _contexts: contexts,
                 _keep: keep,
+                tcp,
             }),
         })
     }
@@ -1106,6 +1119,18 @@ impl RawNode {
         // Node::drop detaches it, before the node is freed.
         check(unsafe { sys::craft_hub_attach(hub.0.as_ptr(), id, self.p()) })
     }
+
+    /// Attaches this node to its TCP transport (if it has one), as the
+    /// receiver of what peers send and the source of their addresses.
+    /// Called only by the builder, before start.
+    pub(crate) fn attach_tcp(&self) -> Result<(), Error> {
+        match self.parts.as_ref().and_then(|p| p.tcp.as_ref()) {
+            // SAFETY: both live; finish() detaches the node after its
+            // shutdown and before it is freed.
+            Some(t) => check(unsafe { sys::craft_tcp_attach(t.0.ptr.as_ptr(), self.p()) }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Shuts down and frees a node, then releases what its callbacks used.
@@ -1115,6 +1140,11 @@ fn finish(ptr: NodePtr, parts: Option<Parts>) {
     // uses the contexts, released next.
     unsafe {
         sys::craft_node_shutdown(ptr.0.as_ptr());
+        if let Some(t) = parts.as_ref().and_then(|p| p.tcp.as_ref()) {
+            // The node sends no more; once this returns the transport's
+            // event loop no longer hands it anything.
+            sys::craft_tcp_attach(t.0.ptr.as_ptr(), std::ptr::null_mut());
+        }
         sys::craft_node_free(ptr.0.as_ptr());
     }
     drop(parts);
@@ -1340,5 +1370,204 @@ impl Drop for RawFileStorage {
     fn drop(&mut self) {
         // SAFETY: no node uses it any more (each holds an Arc to it).
         unsafe { sys::craft_file_storage_close(self.0.as_ptr()) }
+    }
+}
+
+/// Options of a TCP transport, as the safe side gives them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TcpOptions {
+    pub cluster_id: u64,
+    pub listen: Option<String>,
+    pub advertise: Option<String>,
+    pub max_frame_bytes: Option<u32>,
+    pub queue_messages: Option<u32>,
+    pub queue_bytes: Option<u64>,
+    pub connect_timeout_ms: Option<u32>,
+    pub backoff_ms: Option<(u32, u32)>,
+    pub stall_timeout_ms: Option<u32>,
+    pub seed: u64,
+    pub trace_level: i32,
+}
+
+/// An owned craft_tcp.
+pub(crate) struct RawTcp {
+    ptr: NonNull<sys::craft_tcp>,
+    id: u64,
+    listen: String,
+    /// Set while a node uses it: one node at a time.
+    used: std::sync::atomic::AtomicBool,
+}
+
+// SAFETY: every craft_tcp function may be called from any thread except
+// craft_tcp_free, which must not run concurrently with any other call on
+// the transport nor with a send through its ops (tcp.h,
+// "Thread-safety"); it runs only in Drop, which has the transport
+// exclusively, and a node keeps an Arc to it until the node is freed.
+unsafe impl Send for RawTcp {}
+unsafe impl Sync for RawTcp {}
+
+fn c_string(s: &str, what: &str) -> Result<std::ffi::CString, (Error, String)> {
+    std::ffi::CString::new(s).map_err(|_| {
+        (
+            Error::InvalidArgument,
+            format!("the {what} holds a NUL byte"),
+        )
+    })
+}
+
+impl RawTcp {
+    /// craft_tcp_create; Err carries the code and a message.
+    pub(crate) fn create(id: u64, o: &TcpOptions) -> Result<RawTcp, (Error, String)> {
+        let mut opts: sys::craft_tcp_options = zeroed();
+        // SAFETY: fills a struct we own.
+        check(unsafe { sys::craft_tcp_options_init(&mut opts) }).map_err(|e| (e, String::new()))?;
+        let listen_s = o.listen.as_deref().unwrap_or("127.0.0.1:0");
+        let listen = c_string(listen_s, "listen address")?;
+        let advertise = o
+            .advertise
+            .as_deref()
+            .map(|a| c_string(a, "advertised address"))
+            .transpose()?;
+        opts.node_id = id;
+        opts.cluster_id = o.cluster_id;
+        opts.listen = listen.as_ptr();
+        if let Some(a) = &advertise {
+            opts.advertise = a.as_ptr();
+        }
+        if let Some(v) = o.max_frame_bytes {
+            opts.max_frame_bytes = v;
+        }
+        if let Some(v) = o.queue_messages {
+            opts.queue_messages = v;
+        }
+        if let Some(v) = o.queue_bytes {
+            opts.queue_bytes = v;
+        }
+        if let Some(v) = o.connect_timeout_ms {
+            opts.connect_timeout_ms = v;
+        }
+        if let Some((lo, hi)) = o.backoff_ms {
+            opts.backoff_min_ms = lo;
+            opts.backoff_max_ms = hi;
+        }
+        if let Some(v) = o.stall_timeout_ms {
+            opts.stall_timeout_ms = v;
+        }
+        opts.seed = o.seed;
+        if o.trace_level > 0 {
+            opts.trace = Some(trace_cb);
+            opts.trace_level = o.trace_level;
+        }
+        let mut p = std::ptr::null_mut();
+        // SAFETY: opts and its strings are valid for the call (copied by
+        // it); the trace callback needs no user pointer.
+        let rc = unsafe { sys::craft_tcp_create(&opts, &mut p) };
+        match NonNull::new(p) {
+            Some(ptr) if rc == 0 => Ok(RawTcp {
+                ptr,
+                id,
+                listen: listen_s.to_string(),
+                used: std::sync::atomic::AtomicBool::new(false),
+            }),
+            _ => {
+                let code = Error::from_code(if rc == 0 { sys::CRAFT_ENOMEM } else { rc }, 0);
+                let msg = match rc {
+                    sys::CRAFT_EIO => format!("cannot listen on {listen_s}"),
+                    sys::CRAFT_EINVAL => {
+                        "node id 0, a malformed address or an option out of range".to_string()
+                    }
+                    _ => String::new(),
+                };
+                Err((code, msg))
+            }
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn listen(&self) -> &str {
+        &self.listen
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        // SAFETY: live, thread-safe.
+        unsafe { sys::craft_tcp_port(self.ptr.as_ptr()) }
+    }
+
+    pub(crate) fn set_peer(&self, id: u64, addr: Option<&str>) -> Result<(), Error> {
+        let addr =
+            std::ffi::CString::new(addr.unwrap_or("")).map_err(|_| Error::InvalidArgument)?;
+        // SAFETY: live, thread-safe; addr is copied.
+        check(unsafe { sys::craft_tcp_set_peer(self.ptr.as_ptr(), id, addr.as_ptr()) })
+    }
+
+    pub(crate) fn peers(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = Vec::new();
+        loop {
+            let mut n = 0usize;
+            // SAFETY: live, thread-safe; ids has room for ids.len().
+            let rc = unsafe {
+                sys::craft_tcp_peers(self.ptr.as_ptr(), ids.as_mut_ptr(), ids.len(), &mut n)
+            };
+            if rc != 0 {
+                return Vec::new();
+            }
+            if n <= ids.len() {
+                ids.truncate(n);
+                return ids;
+            }
+            ids = vec![0; n];
+        }
+    }
+
+    /// Every metric by name, for one peer or (0) in total.
+    pub(crate) fn metrics(&self, peer: u64) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        for id in 1.. {
+            // SAFETY: returns a static string or NULL (tcp.h).
+            let Some(name) = (unsafe { cstr(sys::craft_tcp_metric_name(id)) }) else {
+                break;
+            };
+            let mut v = 0u64;
+            // SAFETY: live, thread-safe.
+            if unsafe { sys::craft_tcp_metric(self.ptr.as_ptr(), peer, id, &mut v) } == 0 {
+                out.push((name, v));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for RawTcp {
+    fn drop(&mut self) {
+        // SAFETY: no node uses it any more (each holds an Arc to it, and
+        // detaches itself before it is freed); we have it exclusively.
+        unsafe { sys::craft_tcp_free(self.ptr.as_ptr()) }
+    }
+}
+
+/// A TCP transport taken by one node; released when the node is freed.
+struct TcpUse(Arc<RawTcp>);
+
+impl TcpUse {
+    fn take(t: Arc<RawTcp>) -> Result<TcpUse, Error> {
+        use std::sync::atomic::Ordering;
+        if t.used.swap(true, Ordering::AcqRel) {
+            return Err(Error::Create {
+                code: Box::new(Error::Busy),
+                message: "the TCP transport is in use by another node".to_string(),
+            });
+        }
+        Ok(TcpUse(t))
+    }
+}
+
+impl Drop for TcpUse {
+    fn drop(&mut self) {
+        self.0
+            .used
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 }

@@ -5,8 +5,8 @@
 //! engine and does the I/O through a storage and a transport, its apply
 //! thread feeds committed entries to your [`StateMachine`]. Build one with
 //! a [`NodeBuilder`]; give it a storage ([`FileStorage`], [`MemStorage`], or your own
-//! [`Storage`]) and a transport ([`Hub`] in one process, or your own
-//! [`Transport`]).
+//! [`Storage`]) and a transport ([`TcpTransport`] between processes,
+//! [`Hub`] in one process, or your own [`Transport`]).
 //!
 //! * [`Node::propose`] blocks until the entry is committed and applied;
 //!   [`Node::propose_async`] returns a future that any executor can await
@@ -92,7 +92,8 @@ mod traits;
 mod types;
 
 pub use batteries::{
-    FileStorage, FileStorageOptions, Hub, MemStorage, StorageConfig, SyncMode, TransportConfig,
+    FileStorage, FileStorageOptions, Hub, MemStorage, StorageConfig, SyncMode, TcpTransport,
+    TcpTransportOptions, TransportConfig,
 };
 pub use builder::NodeBuilder;
 pub use error::{BoxError, Error};

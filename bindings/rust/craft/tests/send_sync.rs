@@ -3,7 +3,9 @@
 
 mod common;
 
-use craft::{Applied, Error, Hub, Inbox, MemStorage, Node, Pending, Status};
+use craft::{
+    Applied, Error, FileStorage, Hub, Inbox, MemStorage, Node, Pending, Status, TcpTransport,
+};
 
 fn send_sync<T: Send + Sync>() {}
 fn send<T: Send>() {}
@@ -13,6 +15,8 @@ const _: fn() = send_sync::<Node<common::Kv>>;
 const _: fn() = send_sync::<Inbox>;
 const _: fn() = send_sync::<Hub>;
 const _: fn() = send_sync::<MemStorage>;
+const _: fn() = send_sync::<FileStorage>;
+const _: fn() = send_sync::<TcpTransport>;
 const _: fn() = send_sync::<Error>;
 const _: fn() = send_sync::<Status>;
 // Futures can move to any executor thread.
