@@ -256,6 +256,40 @@ CRAFT_BYTES_OUT(addr, len)
     free(tids$argnum);
 }
 
+/* Up to cap ids into a caller-sized array: pass the capacity, get
+ * [rc, [ids...], how many there are]. */
+%typemap(in) (uint64_t *ids, size_t cap, size_t *n)
+    (uint64_t *tids = NULL, size_t tcap = 0, size_t tn = 0) {
+    unsigned long long cap_ = PyLong_AsUnsignedLongLong($input);
+    if (PyErr_Occurred()) {
+        SWIG_fail;
+    }
+    tids = (uint64_t *)calloc((size_t)cap_ + 1, sizeof(uint64_t));
+    if (tids == NULL) {
+        PyErr_NoMemory();
+        SWIG_fail;
+    }
+    tcap = (size_t)cap_;
+    $1 = tids;
+    $2 = tcap;
+    $3 = &tn;
+}
+%typemap(argout) (uint64_t *ids, size_t cap, size_t *n) {
+    size_t k_, m_ = tn$argnum < tcap$argnum ? tn$argnum : tcap$argnum;
+    PyObject *l_ = PyList_New((Py_ssize_t)m_);
+    if (l_ == NULL) {
+        SWIG_fail;
+    }
+    for (k_ = 0; k_ < m_; k_++) {
+        PyList_SET_ITEM(l_, (Py_ssize_t)k_, PyLong_FromUnsignedLongLong(tids$argnum[k_]));
+    }
+    $result = SWIG_Python_AppendOutput($result, l_);
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromSize_t(tn$argnum));
+}
+%typemap(freearg) (uint64_t *ids, size_t cap, size_t *n) {
+    free(tids$argnum);
+}
+
 /* ---- the GIL -------------------------------------------------------- */
 
 /* The glue takes and releases the GIL itself. */
@@ -285,6 +319,7 @@ CRAFT_BYTES_OUT(addr, len)
 %nothread cpy_trace_sink_create;
 %nothread cpy_trace_sink_free;
 %nothread cpy_file_storage_open;
+%nothread cpy_tcp_options_trace;
 %nothread cpy_ptr_file_storage;
 %nothread cpy_ptr_writer;
 %nothread cpy_ptr_reader;

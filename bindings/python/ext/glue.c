@@ -1479,6 +1479,16 @@ PyObject *cpy_file_storage_open(const char *dir,
     return Py_BuildValue("iNs", rc, p, "");
 }
 
+int cpy_tcp_options_trace(craft_tcp_options *opts, cpy_trace_sink *sink)
+{
+    if (opts == NULL || sink == NULL) {
+        return CRAFT_EINVAL;
+    }
+    opts->trace = cpy_sink_trace;
+    opts->trace_user = sink;
+    return CRAFT_OK;
+}
+
 /* ---- the C driver of bench.py -------------------------------------------- */
 
 struct cpy_bench {

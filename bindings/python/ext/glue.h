@@ -155,6 +155,13 @@ PyObject *cpy_file_storage_open(const char *dir,
                                 cpy_trace_sink *sink);
 
 /*
+ * Routes the trace events of the TCP transport that will be created with
+ * opts to sink (which must outlive the transport: free it after
+ * craft_tcp_free). CRAFT_EINVAL on NULL.
+ */
+int cpy_tcp_options_trace(craft_tcp_options *opts, cpy_trace_sink *sink);
+
+/*
  * The same cluster driven from C, for bench.py: keeps `outstanding`
  * proposals of `payload` bytes in flight at node (each completion
  * proposes again, from the apply thread) for duration_ms, then waits for

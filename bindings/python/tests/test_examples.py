@@ -25,10 +25,6 @@ def test_bench_quick():
 
 
 def test_kv_example_three_processes_over_tcp(tmp_path):
-    import pytest
-    import craft
-    if not hasattr(craft.lowlevel, "craft_tcp_create"):
-        pytest.skip("this libcraft has no TCP transport yet")
     r = subprocess.run([sys.executable, str(PY / "examples" / "kv.py"), "tcp",
                         "--dir", str(tmp_path)],
                        capture_output=True, text=True, timeout=180)

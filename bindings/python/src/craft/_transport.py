@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Union
 
+from . import _trace
 from . import lowlevel as _ll
-from ._errors import Busy, InvalidArgument, StateError, check, _report
+from ._errors import Busy, InvalidArgument, StateError, check, error_from_code, _report
 
 __all__ = ["Hub", "Transport", "TcpTransport"]
 
@@ -77,26 +78,34 @@ class TcpTransport:
     peers' addresses (give them with ``Node.bootstrap({id: addr})`` and
     ``Node.add_peer(id, addr)``, or ``set_peer``). One node per
     transport; every server of a cluster uses the same ``cluster_id``.
-    No authentication: run it on a trusted network.
+    Sending never blocks: what does not fit a peer's queue is dropped
+    (Raft retransmits). No authentication: run it on a trusted network.
 
     ``node_id`` may be given now (the transport then listens at once, so
     ``port`` is known before the Node exists) or is taken from the Node.
+    ``trace`` routes its trace events (logger ``craft.transport``:
+    ``transport.connected``, ...) to ``logging`` like ``Node(trace=...)``.
     Other options are the fields of ``craft_tcp_options`` by name
     (``advertise``, ``max_frame_bytes``, ``queue_messages``,
-    ``connect_timeout_ms``, ``backoff_min_ms``, ...). ``close()`` (after
-    the node's) stops it; raises ``craft.IOError`` when the address cannot
-    be bound.
+    ``queue_bytes``, ``connect_timeout_ms``, ``backoff_min_ms``,
+    ``backoff_max_ms``, ``stall_timeout_ms``, ``seed``). ``close()``
+    (after the node's) stops it. Raises ``craft.IOError`` when the
+    address cannot be bound, ``craft.InvalidArgument`` for a malformed
+    address or an option out of range.
     """
 
     def __init__(self, listen: str = "127.0.0.1:0", *, cluster_id: int = 0,
-                 node_id: int = 0, **options: Any) -> None:
+                 node_id: int = 0, trace: Union[bool, int] = False,
+                 **options: Any) -> None:
         if not _have_tcp():
             raise NotImplementedError("this libcraft has no TCP transport")
         self._t = None
+        self._sink = None
         self._lock = threading.Lock()
         self._users = 0
         self.listen = listen
         self.cluster_id = cluster_id
+        self._trace = trace
         self._options = options
         fields = {k for k, v in vars(_ll.craft_tcp_options).items()
                   if isinstance(v, property)}
@@ -116,9 +125,23 @@ class TcpTransport:
         o.listen = self.listen
         for k, v in self._options.items():
             setattr(o, k, v)
+        sink = None
+        level = _trace.resolve(self._trace)
+        if level:
+            o.trace_level = level
+            rc, sink = _ll.cpy_trace_sink_create(_trace.emit, _report, node_id)
+            check(rc)
+            check(_ll.cpy_tcp_options_trace(o, sink))
         rc, t = _ll.craft_tcp_create(o)
-        check(rc)
+        if rc != 0:
+            if sink is not None:
+                _ll.cpy_trace_sink_free(sink)
+            detail = {_ll.CRAFT_EIO: "cannot listen on %s" % self.listen,
+                      _ll.CRAFT_EINVAL: "node id 0, a malformed address or an "
+                                        "option out of range"}.get(rc, "")
+            raise error_from_code(rc, detail=detail)
         self._t = t
+        self._sink = sink
         self.node_id = node_id
 
     def _craft_transport_ops(self, ops: Any, node_id: int) -> Any:
@@ -160,9 +183,23 @@ class TcpTransport:
         """Overrides the address of ``peer`` (None removes the override)."""
         check(_ll.craft_tcp_set_peer(self._t, peer, address or ""))
 
+    def peers(self) -> List[int]:
+        """The ids of the peers the transport knows (members, overrides,
+        servers that connected), in no particular order."""
+        if self._t is None:
+            return []
+        rc, ids, n = _ll.craft_tcp_peers(self._t, 16)
+        if rc == 0 and n > len(ids):
+            rc, ids, n = _ll.craft_tcp_peers(self._t, n)
+        check(rc)
+        return ids
+
     def metrics(self, peer: int = 0) -> Dict[str, int]:
-        """Counters and gauges, in total (peer 0) or for one peer."""
-        out = {}
+        """Counters and gauges, in total (peer 0) or for one peer ({} once
+        closed)."""
+        out: Dict[str, int] = {}
+        if self._t is None:
+            return out
         i = 1
         while True:
             name = _ll.craft_tcp_metric_name(i)
@@ -179,8 +216,11 @@ class TcpTransport:
             if self._users:
                 raise StateError("TcpTransport.close(): a node still uses it")
             t, self._t = self._t, None
+            sink, self._sink = self._sink, None
         if t is not None:
             _ll.craft_tcp_free(t)
+        if sink is not None:
+            _ll.cpy_trace_sink_free(sink)
 
     def __enter__(self) -> "TcpTransport":
         return self
