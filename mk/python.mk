@@ -13,6 +13,20 @@
 #                      run the version and cluster tests with it
 #                      (part of python-test)
 #   make python-bench  the same install, then bindings/python/bench.py
+#   make python-asan   the same tests with the extension (glue and the
+#                      bundled libcraft) built with ASan + UBSan, in
+#                      build-asan/python, the sanitizer runtimes preloaded
+#                      into the (uninstrumented) interpreter; leak
+#                      detection off (CPython does not free everything at
+#                      exit), CRAFT_PYTEST_SLOW=1 (elections and waits 5
+#                      times longer). Not part of make test: .ci/run runs
+#                      it.
+#
+# No TSan flavour: ThreadSanitizer cannot be preloaded into an
+# uninstrumented interpreter (it must own the process from its first
+# instruction) and CPython built with TSan is not a Debian package. The
+# threads the glue meets are libcraft's, checked by make tsan; the GIL
+# hand-offs are CPython's own (PyGILState_Ensure on every callback).
 #
 # PYTHON (default python3) is the interpreter the virtualenv is made from;
 # pip fetches pytest, setuptools and wheel with its own client.
@@ -35,7 +49,7 @@ PY_SYS_VENV := $(PY_DIR)/venv-system
 PY_PREFIX   := $(PY_DIR)/prefix
 
 .PHONY: python-test python-install python-lint python-bench \
-        python-system-test
+        python-system-test python-asan
 
 # The glue is ours: it must be as warning-free as the library.
 python-lint:
@@ -81,6 +95,27 @@ python-system-test: lib
 		$(abspath $(PY_SYS_VENV))/bin/python -m pytest -q -p no:cacheprovider \
 		'$(CURDIR)/$(PY_SRC)/tests/test_build.py' \
 		'$(CURDIR)/$(PY_SRC)/tests/test_cluster.py'
+
+# ASan + UBSan: the flags of mk/sanitize.mk, gcc's runtimes.
+PY_ASAN_DIR     := build-asan/python
+PY_ASAN_PRELOAD  = $(shell $(CC) -print-file-name=libasan.so):$(shell $(CC) -print-file-name=libubsan.so)
+python-asan: python-lint
+	@rm -rf $(PY_ASAN_DIR)/venv $(PY_ASAN_DIR)/wheels
+	@mkdir -p $(PY_ASAN_DIR)
+	$(Q)$(PYTHON) -m venv $(PY_ASAN_DIR)/venv
+	$(Q)$(PY_ASAN_DIR)/venv/bin/python -m pip install -q --disable-pip-version-check \
+		pytest setuptools wheel
+	$(Q)CC='$(CC)' CRAFT_PYTHON_CFLAGS='$(SAN_FLAGS)' \
+		CRAFT_PYTHON_BUILD_DIR='$(abspath $(PY_ASAN_DIR))/setuptools' \
+		$(PY_ASAN_DIR)/venv/bin/python -m pip wheel -q --no-deps --no-build-isolation \
+		-w $(PY_ASAN_DIR)/wheels ./$(PY_SRC)
+	$(Q)$(PY_ASAN_DIR)/venv/bin/python -m pip install -q --no-deps $(PY_ASAN_DIR)/wheels/craft-*.whl
+	@cd $(PY_ASAN_DIR) && CRAFT_PYTHON_INSTALLED=1 CRAFT_SOURCE_ROOT='$(CURDIR)' \
+		CRAFT_PYTEST_SLOW=1 LD_PRELOAD='$(PY_ASAN_PRELOAD)' \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(abspath $(PY_ASAN_DIR))/venv/bin/python -m pytest -q -p no:cacheprovider \
+		$(PYTEST_ARGS) '$(CURDIR)/$(PY_SRC)/tests'
 
 python-bench: python-install
 	@cd $(PY_DIR) && $(abspath $(PY_VENV))/bin/python \

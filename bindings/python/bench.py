@@ -52,8 +52,11 @@ class PyCounter(craft.StateMachine):
 def make_cluster(kind):
     hub = craft.Hub()
     fsm = craft.NativeCounter if kind == "native" else PyCounter
+    # Elections after 0.5-1 s of silence: a loaded machine (or a sanitizer
+    # build) must not depose the leader in the middle of a run.
     nodes = [craft.Node(i, storage=craft.MemStorage(), transport=hub, fsm=fsm(),
-                        request_timeout_ms=30000) for i in (1, 2, 3)]
+                        request_timeout_ms=30000, election_ticks=50)
+             for i in (1, 2, 3)]
     for n in nodes:
         n.bootstrap([1, 2, 3])
     for n in nodes:

@@ -173,6 +173,10 @@ class BuildExt(build_ext):
             % (names, digest, version(inc), mode(), m.group(1) if m else "?"))
 
         ext = self.extensions[0]
+        # CRAFT_PYTHON_CFLAGS: extra flags for every compile and the link
+        # (make python-asan builds with -fsanitize=address,undefined).
+        extra = shlex.split(os.environ.get("CRAFT_PYTHON_CFLAGS", ""))
+        ext.extra_compile_args = CFLAGS + extra
         ext.sources = [str(wrap_c), str(EXT_DIR / "glue.c")]
         ext.include_dirs = [str(EXT_DIR), str(inc)]
         ext.depends = inputs + [str(EXT_DIR / "glue.c")]
@@ -183,8 +187,9 @@ class BuildExt(build_ext):
             ext.depends += lib_src + [str(p) for p in
                                       (ROOT / "src").glob("*/*.h")]
             ext.libraries = ["pthread"]
+            ext.extra_link_args = extra
         else:
-            ext.extra_link_args = pkg_config("--libs")
+            ext.extra_link_args = pkg_config("--libs") + extra
             ext.libraries = ["pthread"]
         super().run()
 

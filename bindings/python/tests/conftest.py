@@ -28,6 +28,10 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+# How many times slower than a plain build the code under test runs.
+SLOW = 5 if os.environ.get("CRAFT_PYTEST_SLOW") else 1
+
+
 def source_root() -> Path:
     """The craft source tree the tests belong to."""
     env = os.environ.get("CRAFT_SOURCE_ROOT")
@@ -38,7 +42,7 @@ def source_root() -> Path:
 
 def wait_for(pred: Callable[[], object], timeout: float = 10.0,
              what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * SLOW
     while True:
         v = pred()
         if v:
@@ -86,9 +90,11 @@ class Cluster:
         self.hub = craft.Hub()
         self.fsm_factory = fsm
         # Short ticks keep the tests quick; 40 of them (200-400 ms) before
-        # an election keep a loaded machine from deposing the leader.
+        # an election keep a loaded machine from deposing the leader. A
+        # sanitizer build (CRAFT_PYTEST_SLOW, set by make python-asan)
+        # runs several times slower: 5 times longer elections.
         options.setdefault("tick_ms", 5)
-        options.setdefault("election_ticks", 40)
+        options.setdefault("election_ticks", 40 * SLOW)
         self.options = options
         make_storage = storage or (lambda i: craft.MemStorage())
         self.storage = {i: make_storage(i) for i in self.ids}

@@ -11,7 +11,7 @@ import pytest
 
 import craft
 
-from conftest import KV, Cluster, wait_for
+from conftest import KV, SLOW, Cluster, wait_for
 
 
 class Picky(KV):
@@ -185,7 +185,7 @@ def _python_cluster(storages, nodes, transport, **opts):
     ids = sorted(storages)
     for i in ids:
         nodes[i] = craft.Node(i, storage=storages[i], transport=transport,
-                              fsm=KV(), tick_ms=5, election_ticks=40, **opts)
+                              fsm=KV(), tick_ms=5, election_ticks=40 * SLOW, **opts)
     return ids
 
 
@@ -212,7 +212,7 @@ def test_python_storage_and_transport():
         fid = next(i for i in ids if i != leader.id)
         nodes[fid].close()
         nodes[fid] = craft.Node(fid, storage=storages[fid], transport=hub,
-                                fsm=KV(), tick_ms=5, election_ticks=40)
+                                fsm=KV(), tick_ms=5, election_ticks=40 * SLOW)
         nodes[fid].start()
         assert nodes[fid].fsm.restored == 1
         wait_for(lambda: nodes[fid].leader, what="the restarted node to know the leader")

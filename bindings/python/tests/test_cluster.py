@@ -8,7 +8,7 @@ import pytest
 
 import craft
 
-from conftest import KV, wait_for
+from conftest import KV, SLOW, wait_for
 
 
 def test_elect_propose_read(kv_cluster):
@@ -143,7 +143,7 @@ def test_context_manager_closes():
 def test_addresses_in_the_membership(cluster):
     hub = craft.Hub()
     nodes = {i: craft.Node(i, storage=craft.MemStorage(), transport=hub, fsm=KV(),
-                           tick_ms=5, election_ticks=40, wait_leader=1)
+                           tick_ms=5, election_ticks=40 * SLOW, wait_leader=1)
              for i in (1, 2, 3)}
     try:
         addrs = {1: "127.0.0.1:7001", 2: b"127.0.0.1:7002", 3: "[::1]:7003"}
@@ -158,7 +158,7 @@ def test_addresses_in_the_membership(cluster):
         leader = wait_for(lambda: next((n for n in nodes.values() if n.is_leader), None),
                           what="a leader")
         nodes[4] = craft.Node(4, storage=craft.MemStorage(), transport=hub, fsm=KV(),
-                              tick_ms=5, election_ticks=40)
+                              tick_ms=5, election_ticks=40 * SLOW)
         nodes[4].start()
         leader.add_peer(4, "127.0.0.1:7004", timeout=10)
         st = leader.status()

@@ -8,7 +8,7 @@ import pytest
 
 import craft
 
-from conftest import KV, wait_for
+from conftest import KV, SLOW, wait_for
 
 
 def test_cluster_over_tcp(tmp_path, caplog):
@@ -21,7 +21,7 @@ def test_cluster_over_tcp(tmp_path, caplog):
     stores = {i: craft.FileStorage(tmp_path / str(i), sync="none-unsafe-for-tests")
               for i in ids}
     nodes = {i: craft.Node(i, storage=stores[i], transport=ts[i], fsm=KV(),
-                           tick_ms=5, election_ticks=40, wait_leader=1) for i in ids}
+                           tick_ms=5, election_ticks=40 * SLOW, wait_leader=1) for i in ids}
     try:
         for n in nodes.values():
             n.bootstrap(addrs)
@@ -64,7 +64,7 @@ def test_leader_loss_and_restart_on_the_same_address(tmp_path):
     def start(i, restart=False):
         st = craft.FileStorage(tmp_path / str(i), sync="none-unsafe-for-tests")
         n = craft.Node(i, storage=st, transport=ts[i], fsm=KV(), tick_ms=5,
-                       election_ticks=40, wait_leader=1)
+                       election_ticks=40 * SLOW, wait_leader=1)
         if not restart:  # a restart finds the membership, addresses and all
             n.bootstrap(addrs)
         n.start()
