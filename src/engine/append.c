@@ -40,6 +40,9 @@ static void follow_commit(struct craft_engine *e, uint64_t leader_commit,
                           uint64_t matched)
 {
     CRAFT_ASSERT(matched <= craft_log_last(&e->log));
+    if (CRAFT_BUG(e, CRAFT_BUG_FOLLOWER_COMMIT)) {
+        matched = craft_log_last(&e->log);
+    }
     uint64_t c = leader_commit < matched ? leader_commit : matched;
     if (c > e->commit) {
         craft_commit_to(e, c);

@@ -36,7 +36,8 @@ void craft_maybe_commit(struct craft_engine *e)
     if (CRAFT_BUG(e, CRAFT_BUG_COMMIT_NO_QUORUM)) {
         q = m[0];
     }
-    if (q > e->commit && craft_log_term(&e->log, q) == e->term) {
+    if (q > e->commit && (craft_log_term(&e->log, q) == e->term ||
+                          CRAFT_BUG(e, CRAFT_BUG_COMMIT_OLD_TERM))) {
         craft_commit_to(e, q);
         craft_after_commit(e);
     }

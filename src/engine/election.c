@@ -76,6 +76,9 @@ void craft_campaign(struct craft_engine *e, int pre, uint32_t flags)
     CRAFT_ASSERT(e->role != CRAFT_ROLE_LEADER && craft_electable(e, NULL));
     uint32_t type;
     uint64_t term;
+    if (CRAFT_BUG(e, CRAFT_BUG_NO_PREVOTE)) {
+        pre = 0;
+    }
     if (e->term == UINT64_MAX) {
         /* There is no later term to campaign in: incrementing would wrap
          * to 0 and the term would go down (§5.1: terms only increase).

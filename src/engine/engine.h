@@ -88,6 +88,8 @@ struct craft_engine {
     uint64_t in_index;
     uint64_t in_term;
     uint64_t in_offset;
+    uint64_t in_from;     /* the leader sending it, in term in_msg_term: */
+    uint64_t in_msg_term; /* chunks of another sender are not spliced in */
 
     /* Linearizable reads (read_index.c). */
     struct craft_read *reads;
@@ -137,7 +139,23 @@ enum {
     CRAFT_BUG_NONE = 0,
     CRAFT_BUG_COMMIT_NO_QUORUM = 1, /* leader commits on its own ack */
     CRAFT_BUG_READ_NO_READINDEX = 2, /* leader answers reads at once */
-    CRAFT_BUG_VOTE_TWICE = 3        /* grants a second vote in a term */
+    CRAFT_BUG_VOTE_TWICE = 3,       /* grants a second vote in a term */
+    /* Each of the following breaks one rule a test must guard. */
+    CRAFT_BUG_FOLLOWER_COMMIT = 4,  /* follower takes leaderCommit up to its
+                                       last index, past the new entries */
+    CRAFT_BUG_COMMIT_OLD_TERM = 5,  /* leader commits an older term's entry
+                                       by counting replicas (Figure 8) */
+    CRAFT_BUG_READ_OLD_ROUND = 6,   /* a read joins a heartbeat round
+                                       started before it arrived */
+    CRAFT_BUG_LEASE_FROM_ACK = 7,   /* lease timed from the acks, not from
+                                       when the round was sent */
+    CRAFT_BUG_SNAPSHOT_KEEP = 8,    /* install keeps the log suffix whatever
+                                       the term at the snapshot index */
+    CRAFT_BUG_CONF_NO_ROLLBACK = 9, /* truncating a CONFIG entry keeps its
+                                       membership */
+    CRAFT_BUG_SLOW_BACKOFF = 10,    /* ignores the conflict hint: backs off
+                                       one entry per round trip */
+    CRAFT_BUG_NO_PREVOTE = 11       /* campaigns without a pre-vote */
 };
 void craft_engine_plant_bug(craft_engine *e, int bug);
 #define CRAFT_BUG(e, b) ((e)->planted_bug == (b))

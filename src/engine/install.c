@@ -35,7 +35,8 @@ static void install(struct craft_engine *e, const struct craft_msg *m)
 
     /* §7: keep the entries after the snapshot only if our log has its
      * last entry; otherwise the whole log goes. */
-    int keep = craft_log_term(&e->log, m->index) == m->log_term &&
+    int keep = (craft_log_term(&e->log, m->index) == m->log_term ||
+                CRAFT_BUG(e, CRAFT_BUG_SNAPSHOT_KEEP)) &&
                m->index <= craft_log_last(&e->log);
     if (!keep && craft_log_last(&e->log) > m->index) {
         craft_truncate_from(e, m->index + 1);
@@ -81,11 +82,19 @@ void craft_on_snapshot(struct craft_engine *e, const struct craft_msg *m)
         e->in_index = m->index;
         e->in_term = m->log_term;
         e->in_offset = 0;
+        e->in_from = m->from;
+        e->in_msg_term = m->term;
     } else if (!e->in_active || e->in_index != m->index ||
-               e->in_offset != m->offset) {
-        uint64_t want =
-            (e->in_active && e->in_index == m->index) ? e->in_offset : 0;
-        reply(e, m, want, CRAFT_MSG_F_REJECT);
+               e->in_term != m->log_term || e->in_from != m->from ||
+               e->in_msg_term != m->term || e->in_offset != m->offset) {
+        /* Resume only the same transfer: the same snapshot from the same
+         * leader. Another leader's snapshot of the same index holds the
+         * same state but not necessarily the same bytes (snapshots are
+         * opaque): splicing its chunks onto ours would corrupt it. */
+        int same = e->in_active && e->in_index == m->index &&
+                   e->in_term == m->log_term && e->in_from == m->from &&
+                   e->in_msg_term == m->term;
+        reply(e, m, same ? e->in_offset : 0, CRAFT_MSG_F_REJECT);
         return;
     }
     int last = (m->flags & CRAFT_MSG_F_LAST) != 0;

@@ -118,7 +118,8 @@ void craft_conf_on_append(struct craft_engine *e, uint64_t index)
 
 void craft_conf_rollback(struct craft_engine *e)
 {
-    if (e->conf_index <= craft_log_last(&e->log)) {
+    if (e->conf_index <= craft_log_last(&e->log) ||
+        CRAFT_BUG(e, CRAFT_BUG_CONF_NO_ROLLBACK)) {
         return;
     }
     for (uint64_t i = craft_log_last(&e->log); i > e->log.snap_index; i--) {

@@ -90,6 +90,9 @@ static void leader_read(struct craft_engine *e, uint64_t id, uint64_t from)
     /* Room was reserved in the step prologue. */
     CRAFT_ASSERT(e->n_reads < e->cap_reads);
     r.round = e->read_round + 1;
+    if (CRAFT_BUG(e, CRAFT_BUG_READ_OLD_ROUND) && round_in_flight(e)) {
+        r.round = e->read_round;
+    }
     e->reads[e->n_reads++] = r;
     if (!round_in_flight(e)) {
         start_round(e);
@@ -171,7 +174,11 @@ void craft_reads_on_ack(struct craft_engine *e)
      * no lease (reading a recycled slot would date them too late). */
     uint32_t et = e->opts.election_ticks;
     if (e->read_round - confirmed < 16) {
-        uint64_t until = e->round_tick[confirmed % 16] + et - (et + 9) / 10;
+        uint64_t sent = e->round_tick[confirmed % 16];
+        if (CRAFT_BUG(e, CRAFT_BUG_LEASE_FROM_ACK)) {
+            sent = e->ticks;
+        }
+        uint64_t until = sent + et - (et + 9) / 10;
         if (until > e->lease_until) {
             e->lease_until = until;
         }

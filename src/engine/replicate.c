@@ -122,6 +122,9 @@ static void on_reject(struct craft_engine *e, int slot,
     if (m->hint_term > 0) {
         hint = conflict_probe(e, m->hint_index, m->hint_term);
     }
+    if (CRAFT_BUG(e, CRAFT_BUG_SLOW_BACKOFF) && m->index > 0) {
+        hint = m->index - 1;
+    }
     /* A stale refusal answers an append we no longer wait for. */
     if (craft_progress_maybe_decr_to(&e->prs[slot], m->index, hint + 1)) {
         craft_send_append(e, slot, 1);

@@ -103,6 +103,24 @@ void sim_chaos_heal(struct sim *s, int count)
     }
 }
 
+/* Cuts the leader off from every other node, both ways: it goes on
+ * believing it leads (until check-quorum, if on) while the others elect
+ * another; a heal later brings it back with what it replicated to none. */
+static void isolate(struct sim *s)
+{
+    struct sim_node *l = sim_leader(s);
+    if (l == NULL || s->nslots < 2) {
+        return;
+    }
+    for (uint32_t k = 0; k < s->nslots; k++) {
+        if (k != l->slot) {
+            s->net.cut[l->slot][k] = 1;
+            s->net.cut[k][l->slot] = 1;
+        }
+    }
+    sim_chaos_count(s, SIM_K_ISOLATE, l->id, 0);
+}
+
 static void crash(struct sim *s)
 {
     struct sim_node *n = pick(s, SIM_K_CRASH, 1);
@@ -294,6 +312,9 @@ static void chaos(struct sim *s)
     }
     if (sim_chaos_draw(s, SIM_K_TRANSFER)) {
         transfer(s);
+    }
+    if (sim_chaos_draw(s, SIM_K_ISOLATE)) {
+        isolate(s);
     }
 }
 

@@ -19,7 +19,17 @@ static int stepped(struct sim *s, struct sim_node *n, const craft_event *ev,
     n->next_act = 0;
     n->barrier = 0;
     if (rv == CRAFT_OK) {
+        uint64_t commit_before = n->commit;
         sim_inv_step(s, n, m != NULL ? NULL : ev);
+        if (!s->stop && m != NULL) {
+            sim_inv_follower_commit(s, n, m, commit_before);
+        }
+        if (!s->stop) {
+            sim_inv_membership(s, n);
+        }
+        if (!s->stop) {
+            sim_inv_read_step(s, n, m != NULL ? NULL : ev, m);
+        }
         if (!s->stop) {
             sim_host_run(s, n);
         }
@@ -53,6 +63,9 @@ static void deliver(struct sim *s, struct sim_node *n, struct sim_msg *m)
                      craft_engine_step(n->e, &ev, n->acts));
     } else {
         rv = sim_step(s, n, NULL, &m->m);
+    }
+    if (rv == CRAFT_OK && !s->stop) {
+        sim_calm_delivered(s, n, &m->m, m->sent);
     }
     if (rv != CRAFT_OK && !s->stop) {
         sim_fail(s, SIM_V_CONTRACT,

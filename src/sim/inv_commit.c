@@ -100,6 +100,21 @@ void sim_inv_commit(struct sim *s, struct sim_node *n, uint64_t commit)
     if (commit == n->commit) {
         return;
     }
+    if (n->e->role == CRAFT_ROLE_LEADER && commit <= sim_win_last(&n->shadow)) {
+        /* §5.4.2, Figure 8: a leader commits by counting replicas only an
+         * entry of its own term; earlier ones commit with it. */
+        const struct sim_sentry *at = sim_shadow_at(n, commit);
+        uint64_t t = at != NULL ? at->term : n->base_term;
+        if (t != n->e->term) {
+            sim_fail(s, SIM_V_COMMIT_OWN_TERM,
+                     "leader %" PRIu64 " of term %" PRIu64
+                     " moves its commit index from %" PRIu64 " to %" PRIu64
+                     ", an entry of term %" PRIu64,
+                     n->id, n->e->term, n->commit, commit, t);
+            /* No return: with the check skipped (a test of what else
+             * catches the bug) the commit is still recorded. */
+        }
+    }
     if (commit > sim_win_last(&n->shadow)) {
         sim_fail(s, SIM_V_CONTRACT,
                  "node %" PRIu64 " commits %" PRIu64
@@ -206,5 +221,37 @@ void sim_inv_sm_apply(struct sim *s, struct sim_node *n, uint64_t index,
                  " an entry other than the one committed there (term %" PRIu64
                  ")",
                  n->id, index, c->term);
+    }
+}
+
+void sim_inv_follower_commit(struct sim *s, struct sim_node *n,
+                             const struct craft_msg *m, uint64_t before)
+{
+    uint64_t now = n->e->commit;
+    if (now <= before || n->e->role == CRAFT_ROLE_LEADER) {
+        return;
+    }
+    /* §5.3: "If leaderCommit > commitIndex, set commitIndex =
+     * min(leaderCommit, index of last new entry)": entries past the
+     * append are not known to match the leader's (a stale suffix). A
+     * heartbeat's commit is already bounded by the leader by what the
+     * follower is known to hold. */
+    uint64_t bound;
+    if (m->type == CRAFT_MSG_APPEND) {
+        uint64_t last_new = m->index + m->n_entries;
+        bound = m->commit < last_new ? m->commit : last_new;
+    } else if (m->type == CRAFT_MSG_HEARTBEAT) {
+        bound = m->commit;
+    } else {
+        return;
+    }
+    if (now > bound) {
+        sim_fail(s, SIM_V_FOLLOWER_COMMIT,
+                 "node %" PRIu64 " commits %" PRIu64 " on %s from %" PRIu64
+                 " (prev %" PRIu64 ", %zu entries, leader commit %" PRIu64
+                 "): at most %" PRIu64,
+                 n->id, now,
+                 m->type == CRAFT_MSG_APPEND ? "an append" : "a heartbeat",
+                 m->from, m->index, m->n_entries, m->commit, bound);
     }
 }

@@ -198,3 +198,25 @@ int sim_inv_restart(struct sim *s, struct sim_node *n)
     }
     return 0;
 }
+
+/* Thesis §4.1: a server uses the latest configuration in its log,
+ * committed or not; when that entry is truncated away it falls back to
+ * the previous one (or the snapshot's). */
+void sim_inv_membership(struct sim *s, struct sim_node *n)
+{
+    uint64_t have = n->e->conf_index;
+    if (n->nconfs > 0) {
+        uint64_t want = n->confs[n->nconfs - 1];
+        if (have != want) {
+            sim_fail(s, SIM_V_MEMBERSHIP,
+                     "node %" PRIu64 " uses the configuration of entry %" PRIu64
+                     " but the latest in its log is entry %" PRIu64,
+                     n->id, have, want);
+        }
+    } else if (have > n->shadow.base) {
+        sim_fail(s, SIM_V_MEMBERSHIP,
+                 "node %" PRIu64 " uses the configuration of entry %" PRIu64
+                 " but its log (after %" PRIu64 ") holds none",
+                 n->id, have, n->shadow.base);
+    }
+}

@@ -23,6 +23,7 @@ static const char *msg_name(uint32_t type)
 
 void sim_inv_send(struct sim *s, struct sim_node *n, const struct craft_msg *m)
 {
+    sim_inv_read_sent(s, n, m);
     const struct sim_disk *d = &n->disk;
     int granted = !(m->flags & CRAFT_MSG_F_REJECT);
     switch (m->type) {

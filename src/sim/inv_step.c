@@ -10,16 +10,23 @@
 #include "host/host.h"
 #include "sim/inv.h"
 
-static void install(struct sim *s, struct sim_node *n,
-                    const struct craft_action *x)
+/* Returns whether n's log held the snapshot's last entry (same index and
+ * term) before the install: only then may entries after it stay (§7,
+ * Figure 13 step 6). */
+static int install(struct sim *s, struct sim_node *n,
+                   const struct craft_action *x)
 {
+    const struct sim_sentry *old = sim_shadow_at(n, x->index);
+    int match = x->index == n->shadow.base
+                    ? n->base_term == x->term
+                    : old != NULL && old->term == x->term;
     const struct sim_sentry *c = sim_inv_committed(s, x->index);
     if (c == NULL) {
         sim_fail(s, SIM_V_SNAPSHOT,
                  "node %" PRIu64 " installs a snapshot at %" PRIu64
                  " but only %" PRIu64 " entries are committed",
                  n->id, x->index, sim_win_last(&s->inv.committed));
-        return;
+        return match;
     }
     if (c->term != x->term) {
         sim_fail(s, SIM_V_SNAPSHOT,
@@ -27,7 +34,7 @@ static void install(struct sim *s, struct sim_node *n,
                  " of term %" PRIu64 " but the committed entry there has "
                  "term %" PRIu64,
                  n->id, x->index, x->term, c->term);
-        return;
+        return match;
     }
     sim_inv_compact(s, n, x->index, x->term, c->hash);
     if (n->commit < x->index) {
@@ -37,6 +44,7 @@ static void install(struct sim *s, struct sim_node *n,
         n->applied = x->index;
     }
     s->res->snapshots_installed++;
+    return match;
 }
 
 /* The engine compacted its log after SNAPSHOT_TAKEN: so does the shadow
@@ -55,6 +63,8 @@ static void compacted(struct sim *s, struct sim_node *n, uint64_t index)
 struct look {
     struct sim *s;
     struct sim_node *n;
+    uint64_t stale_at; /* an install over a log whose entry there had
+                          another term */
 };
 
 static int stopped(const struct look *l)
@@ -94,7 +104,9 @@ static int on_append(void *ctx, craft_actions *a, size_t i)
 static int on_install(void *ctx, craft_actions *a, size_t i)
 {
     struct look *l = ctx;
-    install(l->s, l->n, &a->v[i]);
+    if (!install(l->s, l->n, &a->v[i])) {
+        l->stale_at = a->v[i].index;
+    }
     return stopped(l);
 }
 
@@ -121,12 +133,20 @@ static const struct host_ops apply_ops = {
 
 void sim_inv_step(struct sim *s, struct sim_node *n, const craft_event *ev)
 {
-    struct look l = {s, n};
+    struct look l = {s, n, 0};
     size_t next = 0;
     if (!s->stop) {
         host_run(&log_ops, &l, n->acts, &next);
     }
     if (s->stop) {
+        return;
+    }
+    if (l.stale_at != 0 && sim_win_last(&n->shadow) > l.stale_at) {
+        sim_fail(s, SIM_V_SNAPSHOT_SUFFIX,
+                 "node %" PRIu64 " installs a snapshot at %" PRIu64
+                 " over a log whose entry there has another term, and keeps "
+                 "the entries after it (up to %" PRIu64 ")",
+                 n->id, l.stale_at, sim_win_last(&n->shadow));
         return;
     }
     if (ev != NULL && ev->type == CRAFT_EVENT_SNAPSHOT_TAKEN) {

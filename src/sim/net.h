@@ -17,6 +17,7 @@ struct sim_msg {
     struct sim_msg *next; /* free list */
     struct craft_msg m;   /* pointers into buf (not for wire messages) */
     size_t wire_len;      /* > 0: buf holds the encoded message */
+    uint64_t sent;        /* sim time it left its node */
     uint8_t *buf;
     size_t cap;
 };

@@ -66,6 +66,9 @@ void sim_net_send(struct sim *s, struct sim_node *from,
         *fifo = at;
     }
     struct sim_msg *msg = copy(s, from, m);
+    if (msg != NULL) {
+        msg->sent = s->now;
+    }
     if (msg == NULL) {
         if (!s->stop) {
             sim_fail(s, SIM_V_NONE, "out of memory");
@@ -83,6 +86,7 @@ void sim_net_send(struct sim *s, struct sim_node *from,
     if (chaos && sim_chaos_draw(s, SIM_K_DUP)) {
         struct sim_msg *dup = sim_msg_clone(&s->net, msg);
         if (dup != NULL) {
+            dup->sent = s->now;
             ev.time = s->now + sim_rng_range(r, s->par.lat_min,
                                              10 * s->par.lat_max);
             ev.p = dup;

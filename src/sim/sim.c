@@ -18,6 +18,9 @@
 void sim_fail(struct sim *s, int check, const char *fmt, ...)
 {
     struct sim_result *r = s->res;
+    if (check > SIM_V_NONE && check < 64 && ((s->opt.skip >> check) & 1u)) {
+        return; /* not reported: the run goes on */
+    }
     if (!s->stop || s->stop == 2) {
         va_list ap;
         va_start(ap, fmt);

@@ -43,6 +43,7 @@ enum sim_kind {
     SIM_K_SNAPSHOT,  /* per roll: a node snapshots its state machine */
     SIM_K_TRANSFER,  /* per roll: a leadership transfer */
     SIM_K_WIRE,      /* per message: goes through the wire codec */
+    SIM_K_ISOLATE,   /* per roll: cut the leader off from everyone */
     SIM_K_COUNT
 };
 
@@ -58,7 +59,16 @@ enum sim_bug {
     SIM_BUG_NONE = 0,
     SIM_BUG_COMMIT_NO_QUORUM = 1,
     SIM_BUG_READ_NO_READINDEX = 2,
-    SIM_BUG_VOTE_TWICE = 3
+    SIM_BUG_VOTE_TWICE = 3,
+    SIM_BUG_FOLLOWER_COMMIT = 4,
+    SIM_BUG_COMMIT_OLD_TERM = 5,
+    SIM_BUG_READ_OLD_ROUND = 6,
+    SIM_BUG_LEASE_FROM_ACK = 7,
+    SIM_BUG_SNAPSHOT_KEEP = 8,
+    SIM_BUG_CONF_NO_ROLLBACK = 9,
+    SIM_BUG_SLOW_BACKOFF = 10,
+    SIM_BUG_NO_PREVOTE = 11,
+    SIM_BUG_COUNT
 };
 
 struct sim_options {
@@ -73,6 +83,11 @@ struct sim_options {
     int lease;             /* lease reads: -1 drawn from the seed (default),
                               0 off, 1 on (with check-quorum) */
     int planted_bug;       /* enum sim_bug; needs CRAFT_PLANTED_BUGS */
+    uint32_t calm_ticks;   /* a calm phase lasts this long after its
+                              liveness probe commits (default 10); the
+                              calm checks watch that window */
+    uint64_t skip;         /* bit k: check k is not reported (a test shows
+                              another check catches the same bug) */
     FILE *trace;           /* NULL, or where the text trace goes */
     FILE *progress;        /* NULL, or where progress lines go */
     uint64_t progress_every; /* steps between progress lines */
@@ -106,6 +121,20 @@ enum sim_check {
     SIM_V_RECEIPT,             /* a proposal receipt names another entry */
     SIM_V_LIVENESS,            /* no progress within the bound after heal */
     SIM_V_LINEARIZABILITY,     /* the client history is not linearizable */
+    SIM_V_COMMIT_OWN_TERM,     /* a leader committed an older term's entry
+                                  by counting replicas (Figure 8) */
+    SIM_V_FOLLOWER_COMMIT,     /* a follower committed past what the
+                                  append showed to match */
+    SIM_V_MEMBERSHIP,          /* the configuration in force is not the
+                                  log's latest */
+    SIM_V_SNAPSHOT_SUFFIX,     /* an install kept a log suffix whose entry
+                                  at the snapshot index had another term */
+    SIM_V_CALM_TERM,           /* a term rose in a calm phase (pre-vote) */
+    SIM_V_CATCHUP,             /* a follower needed more round trips to
+                                  catch up than the logs' terms explain */
+    SIM_V_READ_ROUND,          /* a read answered without a quorum's
+                                  acknowledgement of a heartbeat sent after
+                                  it arrived (or, lease, within the lease) */
     SIM_V_COUNT
 };
 

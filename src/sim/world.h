@@ -64,6 +64,28 @@ struct sim_sentry {
     uint32_t pad;
 };
 
+/* Read confirmation (inv_read.c), per leader and term. */
+#define SIM_READ_ROUNDS 64u
+#define SIM_READ_ARRIVALS 64u
+struct sim_round { /* when heartbeat round ctx first left the leader */
+    uint64_t ctx, time, tick;
+    int known;
+};
+struct sim_arrival { /* a read the leader has to answer */
+    uint64_t from, id, time, step;
+    int used;
+};
+struct sim_node_read {
+    uint64_t term;
+    struct sim_round round[SIM_READ_ROUNDS];
+    /* per peer slot: the newest round it acknowledged, when it left */
+    uint64_t ack_time[SIM_MAX_NODES];
+    uint64_t ack_tick[SIM_MAX_NODES];
+    uint8_t acked[SIM_MAX_NODES];
+    struct sim_arrival arr[SIM_READ_ARRIVALS];
+    uint64_t narr_next;
+};
+
 struct sim_node {
     uint32_t slot;
     uint64_t id; /* slot + 1 */
@@ -110,6 +132,15 @@ struct sim_node {
     uint64_t hs_term, hs_vote; /* last hard state written */
     uint32_t voters;         /* slots voting in its configuration, as of
                                 the end of its last step */
+    /* Calm checks (phase.c): appends sent in this calm phase that it
+     * rejected below every earlier rejection (each a round trip of the
+     * leader's search for where the logs match), the lowest rejected
+     * index, and the distinct terms of its log past the committed prefix
+     * when the phase began. */
+    uint32_t calm_rejects;
+    uint64_t calm_low;
+    uint32_t calm_terms;
+    struct sim_node_read rd;
 };
 
 struct sim_term {
@@ -182,6 +213,12 @@ struct sim {
     uint64_t calm_start;
     uint64_t probe;       /* liveness probe op */
     uint64_t live_at;     /* when the probe committed, 0 before */
+    uint64_t calm_term;   /* the term of the calm phase's leader, watched
+                             from when the probe committed (pre-vote on);
+                             0: not (yet) watched */
+    int calm_watch;       /* terms are watched in this phase (no transfer
+                             gave a reason for a new one) */
+    uint64_t calm_elections; /* elections when the calm phase began */
 
     /* Trace. */
     uint64_t hash;
@@ -286,8 +323,13 @@ void sim_net_send(struct sim *s, struct sim_node *from,
 /* ---- phase.c ---- */
 /* Starts a calm phase: heals every fault, restarts every node. */
 void sim_chaos_calm(struct sim *s, int final);
-/* A calm phase's tick: the liveness probe and its bound. */
+/* A calm phase's tick: the liveness probe and its bound, and the calm
+ * checks. */
 void sim_liveness_tick(struct sim *s);
+/* m, sent at m_sent, was delivered to n: counts a rejected append of
+ * this calm phase. */
+void sim_calm_delivered(struct sim *s, struct sim_node *n,
+                        const struct craft_msg *m, uint64_t m_sent);
 
 /* ---- trace.c ---- */
 void sim_trace_step(struct sim *s, const struct sim_node *n,
@@ -322,6 +364,18 @@ void sim_inv_compact(struct sim *s, struct sim_node *n, uint64_t index,
 /* A message leaves n (persist-before-send). */
 void sim_inv_send(struct sim *s, struct sim_node *n,
                   const struct craft_msg *m);
+/* After a step that delivered m to n (whose commit was before): a
+ * follower commits at most what the append showed to match (§5.3). */
+void sim_inv_follower_commit(struct sim *s, struct sim_node *n,
+                             const struct craft_msg *m, uint64_t before);
+/* n's configuration in force is its log's latest (thesis §4.1). */
+void sim_inv_membership(struct sim *s, struct sim_node *n);
+/* Reads (inv_read.c): a heartbeat leaves n; after a step of n (ev, or
+ * the message m delivered): arrivals, acknowledgements, answers. */
+void sim_inv_read_sent(struct sim *s, struct sim_node *n,
+                       const struct craft_msg *m);
+void sim_inv_read_step(struct sim *s, struct sim_node *n,
+                       const craft_event *ev, const struct craft_msg *m);
 /* A state machine applies an entry: its prefix hash against the
  * committed log. */
 void sim_inv_sm_apply(struct sim *s, struct sim_node *n, uint64_t index,

@@ -33,7 +33,19 @@ static void usage(FILE *f)
         "  --shrink         on a violation, search a smaller failing run\n"
         "  --keep-going     run every seed even after a violation\n"
         "  --quiet          no progress lines\n"
-        "  --bug N          plant engine bug N (planted-bug builds only)\n"
+        "  --calm N         ticks a calm phase lasts once its probe commits\n"
+        "                   (default 10); the calm checks (no term rise\n"
+        "                   with pre-vote, catch-up in bounded round trips)\n"
+        "                   watch that window\n"
+        "  --skip MASK      do not report the checks of bits in MASK\n"
+        "  --bug N          plant engine bug N (planted-bug builds only):\n"
+        "                   1 commit without quorum, 2 reads without\n"
+        "                   ReadIndex, 3 two votes a term, 4 follower takes\n"
+        "                   leaderCommit, 5 commit an old term by counting,\n"
+        "                   6 read joins an older round, 7 lease from the\n"
+        "                   acks, 8 install keeps a stale suffix, 9 no\n"
+        "                   membership rollback, 10 one-entry backoff,\n"
+        "                   11 no pre-vote\n"
         "  --list           list profiles and chaos kinds\n",
         f);
 }
