@@ -118,8 +118,9 @@ CHECKED_LIB_A := $(BUILD)/checked/libcraft.a
 SIM_A      := $(if $(SIM_SRCS),$(BUILD)/libcraft-sim.a)
 HOST_A     := $(BUILD)/libcraft-host.a
 TOOLS      := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
-# Tools that run the simulator are checked builds.
-CHECKED_TOOLS := $(filter $(BUILD)/craft-sim,$(TOOLS))
+# Tools that use the simulator library (craft-sim, and craft-lincheck for
+# its checker) are checked builds.
+CHECKED_TOOLS := $(filter $(BUILD)/craft-sim $(BUILD)/craft-lincheck,$(TOOLS))
 UNIT_TESTS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/%,$(BENCH_SRCS))
 

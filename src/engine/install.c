@@ -21,6 +21,15 @@ static void reply(struct craft_engine *e, const struct craft_msg *m,
     r->flags = flags;
 }
 
+/* Whether our log holds the snapshot's last entry (its index and term). */
+static int holds_last_entry(const struct craft_engine *e,
+                            const struct craft_msg *m)
+{
+    return (craft_log_term(&e->log, m->index) == m->log_term ||
+            CRAFT_BUG(e, CRAFT_BUG_SNAPSHOT_KEEP)) &&
+           m->index <= craft_log_last(&e->log);
+}
+
 /* Makes the received snapshot the base of the log. */
 static void install(struct craft_engine *e, const struct craft_msg *m)
 {
@@ -34,10 +43,9 @@ static void install(struct craft_engine *e, const struct craft_msg *m)
     x->term = m->log_term;
 
     /* §7: keep the entries after the snapshot only if our log has its
-     * last entry; otherwise the whole log goes. */
-    int keep = (craft_log_term(&e->log, m->index) == m->log_term ||
-                CRAFT_BUG(e, CRAFT_BUG_SNAPSHOT_KEEP)) &&
-               m->index <= craft_log_last(&e->log);
+     * last entry; otherwise the whole log goes (craft_on_snapshot cut
+     * what follows it already). */
+    int keep = holds_last_entry(e, m);
     if (!keep && craft_log_last(&e->log) > m->index) {
         craft_truncate_from(e, m->index + 1);
     }
@@ -98,7 +106,16 @@ void craft_on_snapshot(struct craft_engine *e, const struct craft_msg *m)
         return;
     }
     int last = (m->flags & CRAFT_MSG_F_LAST) != 0;
-    /* Earlier writes (term, vote) go first. */
+    if (last && !holds_last_entry(e, m) &&
+        craft_log_last(&e->log) > m->index) {
+        /* §7: the log after the snapshot goes when it does not hold the
+         * snapshot's last entry. Cut it before the snapshot becomes
+         * durable: a crash between the two must not leave a snapshot
+         * followed by entries of older terms, which no restart could
+         * load. (They are not committed: commit < m->index here.) */
+        craft_truncate_from(e, m->index + 1);
+    }
+    /* Earlier writes (term, vote, that cut) go first. */
     craft_flush_storage(e);
     /* Reserved in the prologue. An empty chunk may come with no data
      * pointer at all, and memcpy from NULL is undefined even for 0. */

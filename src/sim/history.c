@@ -78,7 +78,13 @@ void sim_hop_format(const struct sim_history *h, uint64_t id, char *buf,
         break;
     case SIM_CMD_GET:
         snprintf(what, sizeof(what), "get(k%u)%s", op->key,
-                 op->path == SIM_PATH_READ ? " readindex" : " via log");
+                 op->path == SIM_PATH_READ  ? " readindex"
+                 : op->path == SIM_PATH_LOG ? " via log"
+                                            : "");
+        break;
+    case SIM_CMD_INCR:
+        snprintf(what, sizeof(what), "incr(k%u, %" PRIu64 ")", op->key,
+                 op->a);
         break;
     case SIM_CMD_CAS:
         snprintf(what, sizeof(what), "cas(k%u, %" PRIu64 " -> %" PRIu64 ")",
@@ -92,7 +98,7 @@ void sim_hop_format(const struct sim_history *h, uint64_t id, char *buf,
     if (op->status == SIM_HOP_OK) {
         if (op->type == SIM_CMD_CAS) {
             snprintf(res, sizeof(res), "%s", op->out ? "ok" : "failed");
-        } else if (op->type == SIM_CMD_GET) {
+        } else if (op->type == SIM_CMD_GET || op->type == SIM_CMD_INCR) {
             snprintf(res, sizeof(res), "%" PRIu64, op->out);
         } else {
             snprintf(res, sizeof(res), "ok");
@@ -112,4 +118,75 @@ void sim_hop_format(const struct sim_history *h, uint64_t id, char *buf,
              " (index %" PRIu64 " term %" PRIu64 ")",
              id, op->client, op->node + 1, op->call, ret, what, res,
              op->index, op->term);
+}
+
+/* An event of the written history: an invocation or a completion. */
+struct hev {
+    uint64_t time;
+    uint64_t id;
+    int call;
+};
+
+static int cmp_hev(const void *a, const void *b)
+{
+    const struct hev *x = a, *y = b;
+    return x->time < y->time ? -1 : (x->time > y->time);
+}
+
+int sim_history_write(const struct sim_history *h, FILE *f)
+{
+    struct hev *ev = malloc((2 * h->n + 1) * sizeof(*ev));
+    if (ev == NULL) {
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct sim_hop *op = &h->v[i];
+        if (op->type == SIM_CMD_MARK) {
+            continue;
+        }
+        ev[n++] = (struct hev){op->call, i + 1, 1};
+        if (op->status == SIM_HOP_OK) {
+            ev[n++] = (struct hev){op->ret, i + 1, 0};
+        }
+    }
+    qsort(ev, n, sizeof(*ev), cmp_hev);
+    fprintf(f, "# craft-lincheck history v1 (simulator)\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct sim_hop *op = &h->v[ev[i].id - 1];
+        unsigned long long pid = (unsigned long long)ev[i].id;
+        if (!ev[i].call) {
+            if (op->type == SIM_CMD_PUT) {
+                fprintf(f, "ok p%llu\n", pid);
+            } else {
+                fprintf(f, "ok p%llu %" PRIu64 "\n", pid, op->out);
+            }
+            continue;
+        }
+        switch (op->type) {
+        case SIM_CMD_PUT:
+            fprintf(f, "invoke p%llu put k%u %" PRIu64 "\n", pid,
+                    op->key, op->a);
+            break;
+        case SIM_CMD_GET:
+            fprintf(f, "invoke p%llu get k%u\n", pid, op->key);
+            break;
+        case SIM_CMD_CAS:
+            fprintf(f, "invoke p%llu cas k%u %" PRIu64 " %" PRIu64 "\n",
+                    pid, op->key, op->a, op->b);
+            break;
+        default:
+            fprintf(f, "invoke p%llu incr k%u %" PRIu64 "\n", pid,
+                    op->key, op->a);
+            break;
+        }
+        if (op->status == SIM_HOP_FAILED) {
+            fprintf(f, "fail p%llu\n", pid);
+        } else if (op->status == SIM_HOP_PENDING) {
+            /* Its client gave up on it (a timeout): unknown outcome. */
+            fprintf(f, "info p%llu\n", pid);
+        }
+    }
+    free(ev);
+    return ferror(f) ? -1 : 0;
 }

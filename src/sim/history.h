@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum sim_hop_status {
     SIM_HOP_PENDING = 0, /* no outcome known: may or may not take effect */
@@ -17,7 +18,8 @@ enum sim_hop_status {
 
 enum sim_hop_path {
     SIM_PATH_LOG = 0,  /* a proposal: the result comes from the apply */
-    SIM_PATH_READ = 1  /* a ReadIndex get: served once applied >= index */
+    SIM_PATH_READ = 1, /* a ReadIndex get: served once applied >= index */
+    SIM_PATH_OTHER = 2 /* recorded outside the simulator (a history file) */
 };
 
 struct sim_hop {
@@ -62,6 +64,16 @@ static inline struct sim_hop *sim_history_op(struct sim_history *h,
 void sim_history_complete(struct sim_history *h, uint64_t id, uint64_t out);
 /* Marks a pending operation as certainly without effect. */
 void sim_history_fail(struct sim_history *h, uint64_t id);
+
+/* Writes h in craft-lincheck's text format (src/tools/craft-lincheck.c):
+ * invoke/ok/fail/info lines in real-time order, keys "k<n>". Each
+ * operation is its own client "p<op id>" (a simulated client that timed
+ * out moves on while its operation may still take effect, as Jepsen
+ * gives such a client a new process); operations still pending are left
+ * in flight (info), ones without effect fail right after their
+ * invocation, the liveness probe's marks are left out.
+ * Returns 0, or -1 on a write error or no memory. */
+int sim_history_write(const struct sim_history *h, FILE *f);
 
 /* One line describing op id, for reports. */
 void sim_hop_format(const struct sim_history *h, uint64_t id, char *buf,

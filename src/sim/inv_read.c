@@ -102,6 +102,41 @@ static struct sim_arrival *find(struct sim *s, struct sim_node *n,
     return best;
 }
 
+/* Whether a quorum of the voters of c confirmed the read a: acknowledged
+ * a heartbeat sent after it arrived or, for a lease read, within the
+ * lease (a quorum of one: itself). *voters and *fresh say how many
+ * there are and did. */
+static int confirmed(const struct sim_node *n, const struct craft_conf *c,
+                     const struct sim_arrival *a, int lease,
+                     uint32_t *voters, uint32_t *fresh)
+{
+    const struct craft_engine *e = n->e;
+    uint32_t et = e->opts.election_ticks;
+    *voters = 0;
+    *fresh = 0;
+    for (uint32_t k = 0; k < c->n; k++) {
+        const struct craft_member *mb = &c->m[k];
+        if (mb->role != CRAFT_MEMBER_VOTER) {
+            continue;
+        }
+        (*voters)++;
+        if (mb->id == n->id) {
+            (*fresh)++;
+            continue;
+        }
+        if (mb->id == 0 || mb->id > SIM_MAX_NODES ||
+            !n->rd.acked[mb->id - 1]) {
+            continue;
+        }
+        uint32_t p = (uint32_t)(mb->id - 1);
+        if (lease ? n->rd.ack_tick[p] + et - (et + 9) / 10 > e->ticks
+                  : n->rd.ack_time[p] >= a->time) {
+            (*fresh)++;
+        }
+    }
+    return *voters > 0 && *fresh >= *voters / 2 + 1;
+}
+
 /* Every answer, positive or not, consumes its arrival; a positive one is
  * checked. */
 static void answered(struct sim *s, struct sim_node *n, uint64_t from,
@@ -119,32 +154,22 @@ static void answered(struct sim *s, struct sim_node *n, uint64_t from,
     if (e->role != CRAFT_ROLE_LEADER) {
         return;
     }
-    uint32_t voters = 0, fresh = 0;
-    uint32_t et = e->opts.election_ticks;
     /* Answered in the step it arrived in, with leases on: a lease read. */
     int lease = e->opts.lease_reads && a->step == s->res->steps;
-    for (uint32_t k = 0; k < e->conf.n; k++) {
-        const struct craft_member *mb = &e->conf.m[k];
-        if (mb->role != CRAFT_MEMBER_VOTER) {
-            continue;
-        }
-        voters++;
-        if (mb->id == n->id) {
-            fresh++;
-            continue;
-        }
-        if (mb->id == 0 || mb->id > SIM_MAX_NODES ||
-            !n->rd.acked[mb->id - 1]) {
-            continue;
-        }
-        uint32_t p = (uint32_t)(mb->id - 1);
-        if (lease ? n->rd.ack_tick[p] + et - (et + 9) / 10 > e->ticks
-                  : n->rd.ack_time[p] >= a->time) {
-            fresh++;
-        }
-    }
-    if (voters <= 1 || fresh >= voters / 2 + 1) {
+    uint32_t voters, fresh;
+    if (confirmed(n, &e->conf, a, lease, &voters, &fresh) || voters == 0) {
         return;
+    }
+    /* A single-server change keeps a majority of the configuration before
+     * it inside every majority of the new one (thesis §4.1): leadership
+     * confirmed by the previous configuration still holds. */
+    if (e->conf_index > 0) {
+        static struct craft_conf prev; /* large: addresses */
+        uint32_t v2, f2;
+        craft_conf_at_index(e, e->conf_index - 1, &prev);
+        if (confirmed(n, &prev, a, lease, &v2, &f2)) {
+            return;
+        }
     }
     if (lease) {
         sim_fail(s, SIM_V_READ_ROUND,
@@ -152,7 +177,8 @@ static void answered(struct sim *s, struct sim_node *n, uint64_t from,
                  " from its lease at tick %" PRIu64
                  " but only %u of %u voters acknowledged a heartbeat sent "
                  "within the lease (%u ticks before now)",
-                 n->id, id, e->ticks, fresh, voters, et - (et + 9) / 10);
+                 n->id, id, e->ticks, fresh, voters,
+                 e->opts.election_ticks - (e->opts.election_ticks + 9) / 10);
     } else {
         sim_fail(s, SIM_V_READ_ROUND,
                  "leader %" PRIu64 " answers read %" PRIu64 " (from %" PRIu64

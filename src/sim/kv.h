@@ -16,7 +16,10 @@ enum sim_cmd_type {
     SIM_CMD_PUT = 1,  /* a: value */
     SIM_CMD_GET = 2,
     SIM_CMD_CAS = 3,  /* a: expected, b: new */
-    SIM_CMD_MARK = 4  /* no effect: the liveness probe */
+    SIM_CMD_MARK = 4, /* no effect: the liveness probe */
+    SIM_CMD_INCR = 5  /* a: delta; result: the new value. Only in
+                         histories read from files (craft-lincheck): the
+                         simulator's store does not run it */
 };
 
 struct sim_cmd {

@@ -35,6 +35,9 @@ static int model_step(const struct sim_hop *op, uint64_t *v)
             return 1;
         }
         return !known || op->out == 0;
+    case SIM_CMD_INCR:
+        *v += op->a;
+        return !known || *v == op->out;
     default:
         return 1;
     }
@@ -427,7 +430,8 @@ static int relevant(const struct sim_hop *op)
         return op->type != SIM_CMD_MARK;
     }
     return op->status == SIM_HOP_PENDING &&
-           (op->type == SIM_CMD_PUT || op->type == SIM_CMD_CAS);
+           (op->type == SIM_CMD_PUT || op->type == SIM_CMD_CAS ||
+            op->type == SIM_CMD_INCR);
 }
 
 /* Checks the m operations of one key (ids, by invocation), segment by

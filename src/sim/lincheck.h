@@ -1,7 +1,9 @@
 /*
  * sim/lincheck.h: a linearizability checker for the key-value history,
  * in the style of Wing & Gong with Lowe's memoisation (as Porcupine does
- * it).
+ * it). The model is one register per key, initially 0, with put, get,
+ * compare-and-set and increment (the last only in histories read from
+ * files: craft-lincheck).
  *
  * The history is partitioned by key (every operation touches one key, so
  * it is linearizable iff each key's sub-history is: P-compositionality),

@@ -273,6 +273,10 @@ int sim_finish(struct sim *s)
         check_history(s);
         s->res->trace_hash = s->hash;
     }
+    if (s->opt.history != NULL &&
+        sim_history_write(&s->hist, s->opt.history) != 0) {
+        sim_fail(s, SIM_V_NONE, "cannot write the history");
+    }
     return status(s);
 }
 

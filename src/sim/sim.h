@@ -89,6 +89,8 @@ struct sim_options {
     uint64_t skip;         /* bit k: check k is not reported (a test shows
                               another check catches the same bug) */
     FILE *trace;           /* NULL, or where the text trace goes */
+    FILE *history;         /* NULL, or where the client history goes at
+                              the end, in craft-lincheck's format */
     FILE *progress;        /* NULL, or where progress lines go */
     uint64_t progress_every; /* steps between progress lines */
 };

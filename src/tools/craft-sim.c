@@ -24,6 +24,8 @@ static void usage(FILE *f)
         "  --replay SPEC    run exactly the run SPEC describes (printed on\n"
         "                   failure: nodes=5,steps=...,seed=0x...,...)\n"
         "  --trace FILE     write the run's trace as text ('-': stdout)\n"
+        "  --history FILE   write the client history (one seed) in\n"
+        "                   craft-lincheck's format\n"
         "  --KIND RATE      set a chaos rate: 0.02, 2% or 20000ppm\n"
         "                   (e.g. --drop 0.05, --crash=0; see --list)\n"
         "  --clients N      concurrent clients (default 6)\n"
@@ -205,6 +207,7 @@ int main(int argc, char **argv)
     uint64_t seeds = 1;
     int do_shrink = 0, keep_going = 0, quiet = 0;
     const char *trace_path = NULL;
+    const char *history_path = NULL;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0) {
@@ -261,6 +264,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(key, "trace") == 0) {
             trace_path = val;
+        } else if (strcmp(key, "history") == 0) {
+            history_path = val;
         } else if (strcmp(key, "replay") == 0) {
             if (sim_replay_parse(&o, val) != 0) {
                 fprintf(stderr, "craft-sim: bad replay spec '%s'\n", val);
@@ -272,6 +277,19 @@ int main(int argc, char **argv)
         }
     }
     FILE *trace = NULL;
+    FILE *history = NULL;
+    if (history_path != NULL) {
+        if (seeds != 1) {
+            fprintf(stderr, "craft-sim: --history needs a single seed\n");
+            return 2;
+        }
+        history = fopen(history_path, "w");
+        if (history == NULL) {
+            perror(history_path);
+            return 2;
+        }
+        o.history = history;
+    }
     if (trace_path != NULL) {
         trace = strcmp(trace_path, "-") == 0 ? stdout : fopen(trace_path, "w");
         if (trace == NULL) {
@@ -320,6 +338,10 @@ int main(int argc, char **argv)
     }
     if (trace != NULL && trace != stdout) {
         fclose(trace);
+    }
+    if (history != NULL && fclose(history) != 0) {
+        perror(history_path);
+        return 2;
     }
     o.seed = first;
     summary(&t, &o, first, seeds);
