@@ -20,9 +20,14 @@
 #                      to $(FUZZ_BUILD)/corpus/NAME/, crashes to
 #                      $(FUZZ_BUILD)/crashes/NAME/; prints executions and
 #                      coverage per target
-#   make fuzz-smoke    the corpora and regressions under libFuzzer, then
-#                      FUZZ_SMOKE_SECONDS (default 60) of fuzzing shared
-#                      among the targets (in .ci/run)
+#   make fuzz-smoke    the corpora and regressions under libFuzzer, then a
+#                      short, repeatable run per target: a fixed seed
+#                      (FUZZ_SMOKE_SEED) and a fixed number of executions
+#                      (FUZZ_SMOKE_RUNS_NAME, else FUZZ_SMOKE_RUNS), from
+#                      an empty output corpus, so the same tree always
+#                      runs the same inputs (in .ci/run: CI turns red on
+#                      a change, never on a new random discovery; finding
+#                      new inputs is `make fuzz`, with a random seed)
 #   make fuzz-coverage line and branch coverage the corpora reach in the
 #                      code each target feeds (clang source coverage,
 #                      llvm-cov), built in $(FUZZ_BUILD)-cov/
@@ -39,7 +44,15 @@ FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 60
+# fuzz-smoke: about ten seconds per target on a quiet machine.
+FUZZ_SMOKE_SEED ?= 1
+FUZZ_SMOKE_RUNS ?= 20000
+# A fixed seed is not enough for a repeatable run: libFuzzer takes values
+# the program compares into its mutation dictionary, pointers among them,
+# so address space randomization changes the inputs it tries. Without it
+# (when the machine lets us turn it off) a run repeats exactly.
+FUZZ_NO_ASLR := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && \
+                  echo setarch $$(uname -m) -R)
 FUZZ_LLVM_COV      ?= llvm-cov-14
 FUZZ_LLVM_PROFDATA ?= llvm-profdata-14
 # Inputs of the engine target are event programs: give them room.
@@ -139,7 +152,28 @@ endef
 fuzz: fuzz-bins
 	@set -e; $(foreach t,$(FUZZ_TARGETS),$(call FUZZ_RUN,$(t),$(FUZZ_SECONDS));)
 
-# Replays every kept input under the sanitizers, then fuzzes briefly.
+# $(1): target. The deterministic run of fuzz-smoke: new inputs go to a
+# directory emptied first, so earlier runs cannot change what this one
+# does.
+define FUZZ_SMOKE_RUN
+	out=$(FUZZ_BUILD)/smoke/$(1); rm -rf $$out; \
+	mkdir -p $$out/corpus $$out/crashes; \
+	log=$$out/log; runs=$(or $(FUZZ_SMOKE_RUNS_$(1)),$(FUZZ_SMOKE_RUNS)); \
+	if $(FUZZ_NO_ASLR) $(FUZZ_BUILD)/fuzz/fuzz-$(1) $(call FUZZ_OPTIONS,$(1)) \
+		-seed=$(FUZZ_SMOKE_SEED) -runs=$$runs -reload=0 \
+		-artifact_prefix=$$out/crashes/ \
+		$$out/corpus tests/fuzz/corpus/$(1) >$$log 2>&1; then \
+		cov=$$(grep -E '^#[0-9]+' $$log | tail -n 1 | sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\).*/\1 edges, \2 features, corpus \3/p'); \
+		echo "fuzz-smoke $(1): $$runs executions (seed $(FUZZ_SMOKE_SEED)), $$cov"; \
+	else \
+		tail -n 60 $$log; \
+		echo "fuzz-smoke $(1): FAILED; the input is in $$out/crashes/ (fix the bug, keep the input in tests/fuzz/regress/$(1)/)"; \
+		exit 1; \
+	fi
+endef
+
+# Replays every kept input under the sanitizers, then fuzzes briefly and
+# repeatably.
 fuzz-smoke: fuzz-bins
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		dirs=tests/fuzz/corpus/$$t; \
@@ -149,9 +183,7 @@ fuzz-smoke: fuzz-bins
 			|| { tail -n 40 $(FUZZ_BUILD)/replay-$$t.log; \
 			     echo "fuzz-smoke $$t: a kept input fails"; exit 1; }; \
 	done; echo "fuzz-smoke: every corpus and regression input held"
-	@set -e; secs=$$(( $(FUZZ_SMOKE_SECONDS) / $(words $(FUZZ_TARGETS)) )); \
-	[ $$secs -ge 1 ] || secs=1; \
-	$(foreach t,$(FUZZ_TARGETS),$(call FUZZ_RUN,$(t),$$secs);)
+	@set -e; $(foreach t,$(FUZZ_TARGETS),$(call FUZZ_SMOKE_RUN,$(t));)
 
 # Edges only (-use_counters=0): the smallest set of inputs that reaches
 # every edge the corpora reach, so the repository keeps few files.

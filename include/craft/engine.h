@@ -58,6 +58,9 @@ enum craft_entry_type {
 #define CRAFT_MAX_PROPOSALS 65536u /* payloads in one PROPOSE event */
 #define CRAFT_MAX_MEMBERS 64u      /* servers in one membership */
 #define CRAFT_MAX_ADDR_BYTES 255u  /* a member's address (opaque bytes) */
+/* The largest index a snapshot may have (2^63 - 1). A log grows one entry
+ * at a time past its snapshot, so no index comes near wrapping around. */
+#define CRAFT_MAX_INDEX ((uint64_t)INT64_MAX)
 
 /*
  * Engine options. Fill with craft_engine_options_init() or
@@ -131,8 +134,9 @@ CRAFT_API void craft_engine_free(craft_engine *e);
  * load_entry: one durable log entry; call in index order. The first one
  *   follows the snapshot (index = snapshot index + 1) or is index 1.
  *   data is copied.
- * Errors: CRAFT_EINVAL (NULL, non-contiguous index, term going down or
- * above the hard state term), CRAFT_EMALFORMED (bad membership bytes),
+ * Errors: CRAFT_EINVAL (NULL, non-contiguous index, a snapshot index above
+ * CRAFT_MAX_INDEX, term going down or above the hard state term),
+ * CRAFT_EMALFORMED (bad membership bytes),
  * CRAFT_ETOOBIG, CRAFT_ESTATE, CRAFT_ENOMEM. On error nothing changed.
  */
 CRAFT_API int craft_engine_load_hard_state(craft_engine *e, uint64_t term,

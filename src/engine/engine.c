@@ -145,7 +145,8 @@ int craft_engine_load_snapshot(craft_engine *e, uint64_t index, uint64_t term,
                                const void *conf, size_t conf_len)
 {
     struct craft_conf c;
-    if (e == NULL || conf == NULL || index == 0 || term == 0) {
+    if (e == NULL || conf == NULL || index == 0 || term == 0 ||
+        index > CRAFT_MAX_INDEX) {
         return CRAFT_EINVAL;
     }
     if (e->started || e->log.n != 0 || e->log.snap_index != 0) {

@@ -87,7 +87,11 @@ static int validate_msg(const struct craft_engine *e,
         if (rv != CRAFT_OK) {
             return rv;
         }
-        if (m->index == 0 || m->log_term == 0 || m->log_term > m->term) {
+        /* A snapshot is the one way a log jumps ahead: one beyond
+         * CRAFT_MAX_INDEX would leave no room for the entries after it
+         * (next index = last + 1 wraps to 0). No correct leader has one. */
+        if (m->index == 0 || m->index > CRAFT_MAX_INDEX || m->log_term == 0 ||
+            m->log_term > m->term) {
             return CRAFT_EMALFORMED;
         }
     }

@@ -483,6 +483,13 @@ START_TEST(load_snapshot_bad)
                CRAFT_EINVAL);
     EXPECT_BAD(&t, craft_engine_load_snapshot(e, 5, 3, conf, clen),
                CRAFT_EINVAL); /* above the hard state's term */
+    /* No room after it: next index = last + 1 would wrap. */
+    EXPECT_BAD(&t, craft_engine_load_snapshot(e, UINT64_MAX, 2, conf, clen),
+               CRAFT_EINVAL);
+    EXPECT_BAD(&t,
+               craft_engine_load_snapshot(e, CRAFT_MAX_INDEX + 1, 2, conf,
+                                          clen),
+               CRAFT_EINVAL);
     uint8_t badconf[CRAFT_CONF_MAX_BYTES];
     memcpy(badconf, conf, clen);
     badconf[clen - 1] ^= 1; /* the CRC itself */
@@ -820,6 +827,21 @@ START_TEST(step_message_wrong_addressee_or_content)
     en.data = conf;
     en.len = (uint32_t)clen;
     bad_msg(&t, &m, CRAFT_ECHECKSUM);
+    conf[7] ^= 4; /* whole again */
+    /* A snapshot past CRAFT_MAX_INDEX: the log after it would have no
+     * room (found by the engine fuzzer: the next index wrapped to 0). */
+    uint8_t chunk[4] = "snap";
+    struct craft_msg s = eu_msg(CRAFT_MSG_SNAPSHOT, 2, 1, 3);
+    s.flags = CRAFT_MSG_F_LAST;
+    s.log_term = 2;
+    s.data = chunk;
+    s.len = sizeof(chunk);
+    s.conf = conf;
+    s.conf_len = clen;
+    s.index = UINT64_MAX;
+    bad_msg(&t, &s, CRAFT_EMALFORMED);
+    s.index = CRAFT_MAX_INDEX + 1;
+    bad_msg(&t, &s, CRAFT_EMALFORMED);
     twins_script(&t);
     twins_free(&t);
 }
