@@ -477,7 +477,7 @@ FORCE:
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
                 mk/examples.mk \
                 mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk mk/go.mk \
-                mk/transport.mk
+                mk/transport.mk mk/kv.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)
