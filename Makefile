@@ -146,7 +146,8 @@ INSTALL      ?= install
 # Debian packages the build and the tests need (`make deps`).
 
 DEPS_PKGS := gcc g++ make binutils libc6-dev pkg-config check libsubunit-dev \
-             clang valgrind libffi-dev abigail-tools libclang-rt-14-dev llvm-14 libclang-dev
+             clang valgrind libffi-dev abigail-tools libclang-rt-14-dev llvm-14 libclang-dev \
+             redis-server redis-tools
 
 # Compilers the header test uses.
 HEADER_CCS  ?= gcc clang
@@ -308,13 +309,15 @@ deps:
 #   fuzz-replay      every fuzz corpus and kept crash input once (mk/fuzz.mk)
 #   rust-test        the Rust binding: cargo test + clippy (mk/rust.mk)
 #   go-test          the Go binding: go vet, go test -race (bindings/go, mk/go.mk)
+#   kv-test          craft-kv: its RESP parser and a 3-process cluster
+#                    driven with redis-cli (tests/kv, mk/kv.mk)
 #   unit             the unit tests (tests/unit)
 
 CHECK_SUITES := header-test check-exports install-test abi-check \
                 abi-broken-test integration-test ffi-test sim-test \
                 examples-test \
                 storage-test integration-file-test transport-test \
-                python-test fuzz-replay rust-test go-test unit
+                python-test fuzz-replay rust-test go-test kv-test unit
 
 .PHONY: test check header-test check-exports install-test unit integration
 test: deps
@@ -367,9 +370,14 @@ install-test-run:
 # ---------------------------------------------------------------------------
 # Demo and benchmarks.
 
-.PHONY: demo bench bench-node
-demo: deps
-	$(if $(wildcard src/tools/craft-demo.c),,$(error make demo: src/tools/craft-demo.c does not exist yet, so there is no demo to run))
+.PHONY: demo demo-engine bench bench-node
+# The tour of craft-kv (mk/kv.mk): 3 processes, redis-cli, SIGKILL of the
+# leader, failover, catch-up, rates.
+demo: kv-demo
+
+# The engines alone: 3 in one process over an in-memory network.
+demo-engine: deps
+	$(if $(wildcard src/tools/craft-demo.c),,$(error make demo-engine: src/tools/craft-demo.c does not exist yet, so there is no demo to run))
 	@$(MAKE) --no-print-directory $(BUILD)/craft-demo
 	$(BUILD)/craft-demo
 
@@ -447,7 +455,10 @@ help:
 	@echo 'craft $(VERSION) (SONAME $(SONAME))'
 	@echo
 	@echo 'Set-up included (installs missing Debian packages first):'
-	@echo '  make demo        build and run the 3-node demo cluster'
+	@echo '  make demo        the craft-kv tour: 3 processes, redis-cli, failover'
+	@echo '  make demo-engine 3 engines in one process (build/craft-demo)'
+	@echo '  make kv-cluster  3 craft-kv processes on 127.0.0.1 (kv-cluster-stop)'
+	@echo '  make bench-kv    craft-kv vs redis-server appendfsync always'
 	@echo '  make test        build everything and run every test'
 	@echo
 	@echo 'Build:'

@@ -19,7 +19,10 @@
 #                          and a redis-server with appendfsync always in
 #                          the same run, the raw fdatasync rate, 1..256
 #                          clients; ratios. KV_BENCH_N=requests per run.
-#   make kv-fuzz-smoke     the RESP parser under libFuzzer (ASan)
+#   make asan-kv / tsan-kv the same tests with everything (libcraft,
+#                          craft-kv) built with ASan + UBSan / TSan
+#                          (build-asan/, build-tsan/); a sanitizer report
+#                          in any server's log fails the cluster test
 #
 # Programs go to $(BUILD)/kv/ and $(BUILD)/craft-kv.
 
@@ -56,7 +59,8 @@ $(KV_TESTS): $(BUILD)/kv/%: $(BUILD)/kv/%.o $(BUILD)/examples/kv/resp.o \
 
 all: $(KV_BIN)
 
-.PHONY: kv kv-tests kv-test kv-cluster kv-cluster-stop kv-demo bench-kv
+.PHONY: kv kv-tests kv-test kv-cluster kv-cluster-stop kv-demo bench-kv \
+        asan-kv tsan-kv
 kv: $(KV_BIN)
 kv-tests: $(KV_TESTS)
 
@@ -65,8 +69,8 @@ kv-tests: $(KV_TESTS)
 kv-test: $(KV_TESTS) $(KV_BIN)
 	@$(TEST_ENV) sh tests/run-checks.sh -l kv -w '$(TEST_WRAPPER)' \
 		$(KV_TESTS)
-	@KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv/cluster-test \
-		sh tests/kv/cluster-test.sh
+	@$(TEST_ENV) KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv/cluster-test \
+		bash tests/kv/cluster-test.sh
 
 kv-cluster: $(KV_BIN)
 	@KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv-cluster \
@@ -76,7 +80,19 @@ kv-cluster-stop:
 	@KV_DIR=$(BUILD)/kv-cluster sh examples/kv/kv-cluster.sh stop
 
 kv-demo: deps $(KV_BIN)
-	@KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv-demo sh examples/kv/kv-demo.sh
+	@KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv-demo bash examples/kv/kv-demo.sh
 
 bench-kv: deps $(KV_BIN)
-	@KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv-bench sh tests/kv/bench-kv.sh
+	@KV_BIN=$(KV_BIN) KV_DIR=$(BUILD)/kv-bench bash tests/kv/bench-kv.sh
+
+asan-kv: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+		EXTRA_CFLAGS='$(SAN_FLAGS) $(EXTRA_CFLAGS)' \
+		EXTRA_LDFLAGS='$(SAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
+		TEST_ENV='$(ASAN_ENV) CRAFT_TEST_QUICK=1' kv-test
+
+tsan-kv: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan \
+		EXTRA_CFLAGS='$(TSAN_FLAGS) $(EXTRA_CFLAGS)' \
+		EXTRA_LDFLAGS='$(TSAN_FLAGS) $(EXTRA_LDFLAGS)' ZDEFS= \
+		TEST_ENV='$(TSAN_ENV) CRAFT_TEST_QUICK=1' kv-test

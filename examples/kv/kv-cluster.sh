@@ -48,13 +48,17 @@ kv_start_node() {
     _i=$1
     shift
     mkdir -p "$KV_DIR"
+    # In a subshell: the server is no job of this shell (no "Killed"
+    # notices when a test kills it).
     # shellcheck disable=SC2086
-    "$KV_BIN" --id "$_i" --data-dir "$KV_DIR/n$_i" \
-        --raft "127.0.0.1:$(kv_raft_port "$_i")" \
-        --resp "127.0.0.1:$(kv_resp_port "$_i")" \
-        --metrics "127.0.0.1:$(kv_metrics_port "$_i")" \
-        $KV_ARGS "$@" >>"$KV_DIR/n$_i.log" 2>&1 &
-    echo $! >"$KV_DIR/n$_i.pid"
+    (
+        "$KV_BIN" --id "$_i" --data-dir "$KV_DIR/n$_i" \
+            --raft "127.0.0.1:$(kv_raft_port "$_i")" \
+            --resp "127.0.0.1:$(kv_resp_port "$_i")" \
+            --metrics "127.0.0.1:$(kv_metrics_port "$_i")" \
+            $KV_ARGS "$@" >>"$KV_DIR/n$_i.log" 2>&1 &
+        echo $! >"$KV_DIR/n$_i.pid"
+    )
 }
 
 kv_pid() { cat "$KV_DIR/n$1.pid" 2>/dev/null; }

@@ -35,6 +35,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_INBUF (64u * 1024u * 1024u) /* a request must fit */
@@ -55,7 +56,8 @@ struct kv_io {
 
 enum cmd {
     C_NONE, C_GET, C_MGET, C_EXISTS, C_STRLEN, C_PTTL, C_TTL, C_DBSIZE,
-    C_SET, C_MSET, C_DEL, C_INCRBY, C_FLUSH, C_ADD, C_REMOVE, C_TRANSFER
+    C_SET, C_MSET, C_DEL, C_INCRBY, C_FLUSH, C_ADD, C_REMOVE, C_TRANSFER,
+    C_ADDR
 };
 
 struct kv_client;
@@ -71,6 +73,7 @@ struct kv_pending {
     int tries;
     int retry; /* set by a callback: route it again */
     int done;
+    uint64_t deadline; /* monotonic ms: parked requests give up here */
     char *reply;
     size_t reply_len;
     char *raw; /* the request as RESP, for forwarding */
@@ -115,6 +118,9 @@ struct kv_server {
     struct kv_pending *done;
     resp_req req;
     kvbuf enc;
+    struct kv_pending *parked; /* writes waiting for a reachable leader */
+    uint64_t unparked_at;
+    uint64_t announced_at;
     _Atomic uint64_t reg_term;
     /* counters (event loop) */
     uint64_t connections, commands, forwarded, errors, protocol_errors,
@@ -209,6 +215,13 @@ static int eq(const resp_arg *a, const char *s)
 
 /* ---- slots ----------------------------------------------------------- */
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* A slot for the request argv[0..argc), which it copies (as RESP). */
 static struct kv_pending *pending_new(kv_server *s, struct kv_client *c,
                                       const resp_arg *argv, size_t argc)
@@ -224,6 +237,7 @@ static struct kv_pending *pending_new(kv_server *s, struct kv_client *c,
     }
     p->srv = s;
     p->client = c;
+    p->deadline = mono_ms() + s->o.timeout_ms;
     p->argv = (resp_arg *)(p + 1);
     p->raw = (char *)(p->argv + argc);
     p->argc = argc;
@@ -559,7 +573,23 @@ static void reply_done(kv_server *s, struct kv_client *c, kvbuf *b,
 
 /* ---- forwarding ------------------------------------------------------ */
 
+/* A write that could not reach the leader (no connection could be made:
+ * it was never sent) waits for the next routing round, until its
+ * deadline: a client sees a failover as a slower reply. */
+static void park(kv_server *s, struct kv_pending *p)
+{
+    p->link = s->parked;
+    s->parked = p;
+}
+
+static void fwd_close_retry(kv_server *s, const char *why, int retry);
+
 static void fwd_close(kv_server *s, const char *why)
+{
+    fwd_close_retry(s, why, 0);
+}
+
+static void fwd_close_retry(kv_server *s, const char *why, int retry)
 {
     struct kv_fwd *f = &s->fwd;
     if (f->io.fd >= 0) {
@@ -578,6 +608,8 @@ static void fwd_close(kv_server *s, const char *why)
         struct kv_pending *n = p->link;
         if (p->client == NULL) {
             pending_free(p);
+        } else if (retry && mono_ms() < p->deadline) {
+            park(s, p);
         } else {
             complete_error(p, "TRYAGAIN the connection to the leader %s",
                            why);
@@ -691,8 +723,13 @@ static void fwd_send(kv_server *s, struct kv_pending *p, uint64_t leader)
             return;
         }
         if (fwd_connect(s, leader, addr)) {
-            complete_error(p, "TRYAGAIN cannot connect to the leader at %s",
-                           addr);
+            if (mono_ms() < p->deadline) {
+                park(s, p);
+            } else {
+                complete_error(p,
+                               "TRYAGAIN cannot connect to the leader at %s",
+                               addr);
+            }
             return;
         }
     }
@@ -789,6 +826,10 @@ static void propose(kv_server *s, struct kv_pending *p)
         break;
     case C_FLUSH:
         kv_entry_encode(e, KV_OP_FLUSH, 0, now, 0, NULL, 0);
+        break;
+    case C_ADDR:
+        kv_entry_encode(e, KV_OP_ADDR, 0, now, (uint64_t)p->aux, &p->argv[2],
+                        1);
         break;
     case C_ADD: {
         if (p->argc == 4) {
@@ -925,6 +966,7 @@ static const struct cmd_spec cmds[] = {
     {"FLUSHDB", C_FLUSH, 1, 2, 1},    {"RAFT.ADD", C_ADD, 3, 4, 1},
     {"RAFT.REMOVE", C_REMOVE, 2, 2, 1},
     {"RAFT.TRANSFER", C_TRANSFER, 2, 2, 1},
+    {"RAFT.ADDR", C_ADDR, 3, 3, 1},
 };
 
 static void dispatch(kv_server *s, struct kv_client *c, const resp_arg *argv,
@@ -964,10 +1006,14 @@ static void dispatch(kv_server *s, struct kv_client *c, const resp_arg *argv,
             }
         }
         if (cs->cmd == C_ADD || cs->cmd == C_REMOVE ||
-            cs->cmd == C_TRANSFER) {
+            cs->cmd == C_TRANSFER || cs->cmd == C_ADDR) {
             if (resp_parse_i64(argv[1].p, argv[1].len, &p0.aux) ||
                 p0.aux <= 0) {
                 resp_error(b, "ERR the server id must be a positive integer");
+                goto immediate;
+            }
+            if (cs->cmd == C_ADDR && argv[2].len > KV_MAX_ADDR) {
+                resp_error(b, "ERR bad address");
                 goto immediate;
             }
             if (cs->cmd == C_ADD && (argv[2].len == 0 ||
@@ -1399,10 +1445,67 @@ static void drain_done(kv_server *s)
     }
 }
 
+/* Routes the parked writes again, every 50 ms. */
+static void unpark(kv_server *s)
+{
+    uint64_t now = mono_ms();
+    if (s->parked == NULL || now - s->unparked_at < 50) {
+        return;
+    }
+    s->unparked_at = now;
+    struct kv_pending *p = s->parked;
+    s->parked = NULL;
+    while (p) {
+        struct kv_pending *n = p->link;
+        if (p->client == NULL) {
+            pending_free(p);
+        } else if (now >= p->deadline) {
+            complete_error(p, "TRYAGAIN no leader could be reached in time");
+        } else {
+            p->tries--; /* waiting is not a routing */
+            route(s, p);
+        }
+        p = n;
+    }
+}
+
+/* A follower publishes its own RESP address through the leader (for
+ * INFO and for clients that look members up), once a second until the
+ * store has it. */
+static void announce_follower(kv_server *s)
+{
+    craft_node *n = s->o.node;
+    uint64_t leader = craft_node_leader(n);
+    uint64_t now = mono_ms();
+    if (leader == CRAFT_NONE || leader == s->o.id ||
+        craft_node_membership_version(n) == 0 ||
+        now - s->announced_at < 1000) {
+        return;
+    }
+    s->announced_at = now;
+    char cur[KV_MAX_ADDR + 1];
+    if (kv_store_addr(s->o.store, s->o.id, cur, sizeof(cur)) == 0 &&
+        strcmp(cur, s->advertise) == 0) {
+        return;
+    }
+    char id[24];
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)s->o.id);
+    resp_arg a[3] = {{"RAFT.ADDR", 9}, {id, strlen(id)},
+                     {s->advertise, strlen(s->advertise)}};
+    struct kv_pending *p = pending_new(s, NULL, a, 3);
+    if (p == NULL) {
+        return;
+    }
+    p->cmd = C_ADDR;
+    p->aux = (int64_t)s->o.id;
+    route(s, p);
+}
+
 static void announce(kv_server *s)
 {
     craft_node *n = s->o.node;
     if (craft_node_role(n) != CRAFT_ROLE_LEADER) {
+        announce_follower(s);
         return;
     }
     uint64_t term = craft_node_term(n);
@@ -1461,6 +1564,7 @@ void kv_server_run(kv_server *s)
     struct epoll_event evs[256];
     while (!*s->o.stop) {
         announce(s);
+        unpark(s);
         int n = epoll_wait(s->epfd, evs, 256, 20);
         for (int i = 0; i < n; i++) {
             struct kv_io *io = evs[i].data.ptr;
@@ -1507,7 +1611,7 @@ void kv_server_run(kv_server *s)
                     socklen_t el = sizeof(err);
                     getsockopt(s->fwd.io.fd, SOL_SOCKET, SO_ERROR, &err, &el);
                     if (err) {
-                        fwd_close(s, "could not be made");
+                        fwd_close_retry(s, "could not be made", 1);
                         break;
                     }
                     s->fwd.connecting = 0;
@@ -1533,6 +1637,11 @@ void kv_server_free(kv_server *s)
         client_close(s, s->clients);
     }
     fwd_close(s, "was closed");
+    while (s->parked) {
+        struct kv_pending *n = s->parked->link;
+        pending_free(s->parked);
+        s->parked = n;
+    }
     /* Completions that arrived (the node is shut down: no more come). */
     pthread_mutex_lock(&s->done_mu);
     struct kv_pending *p = s->done;
