@@ -38,11 +38,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "bench-kv: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load:$(uptime | sed 's/.*load average://')"
-echo "bench-kv: $(redis-server --version | cut -d' ' -f1-3), craft-kv $($KV_BIN --version 2>/dev/null || true)"
+echo "bench-kv: $(redis-server --version | cut -d' ' -f1-3)"
 
 # 1. Raw fdatasync rate.
-rm -rf "$KV_DIR"
-mkdir -p "$KV_DIR/redis"
+REDIS_DIR=$(cd "$(dirname "$KV_DIR")" 2>/dev/null && pwd)/$(basename "$KV_DIR")-redis
+rm -rf "$KV_DIR" "$REDIS_DIR"
+mkdir -p "$KV_DIR" "$REDIS_DIR"
 dd_out=$(dd if=/dev/zero of="$KV_DIR/dsync.dat" bs=4096 count=2000 oflag=dsync 2>&1 | tail -1)
 secs=$(echo "$dd_out" | sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p')
 fsync_rate=$(awk -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", 2000 / s; else print 0 }')
@@ -51,8 +52,8 @@ echo "raw synchronous 4 KiB writes (dd oflag=dsync, 2000): $fsync_rate/s"
 
 # 2. The servers.
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --appendonly yes \
-    --appendfsync always --save '' --dir "$KV_DIR/redis" \
-    --logfile "$KV_DIR/redis.log" &
+    --appendfsync always --save '' --dir "$REDIS_DIR" \
+    --logfile "$REDIS_DIR/redis.log" &
 redis_pid=$!
 kv_start_cluster
 leader=$(kv_wait_leader 30) || { echo "bench-kv: no craft-kv leader"; exit 1; }
