@@ -73,7 +73,7 @@ rb() {
     _p=$1
     shift
     redis-benchmark -h 127.0.0.1 -p "$_p" --csv "$@" 2>/dev/null |
-        awk -F'","' 'NR > 1 { gsub(/"/, ""); print $1, $2, $5, $7 }'
+        awk -F, 'NR > 1 { gsub(/"/, ""); print $1, $2, $5, $7 }'
 }
 
 declare -A R
