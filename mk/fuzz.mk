@@ -71,6 +71,7 @@ FUZZ_COVERS_message := src/codec/message.c
 FUZZ_COVERS_conf    := src/codec/conf.c
 FUZZ_COVERS_engine  := src/engine
 FUZZ_COVERS_storage := src/storage
+FUZZ_COVERS_tcp     := src/transport/wire.c
 
 FUZZ_OPTIONS = -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
                -max_len=$(or $(FUZZ_MAX_LEN_$(1)),$(FUZZ_MAX_LEN))

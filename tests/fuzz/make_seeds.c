@@ -2,7 +2,8 @@
  * tests/fuzz/make_seeds.c: writes the hand-made part of the seed corpora.
  *
  *   make_seeds DIR      writes DIR/message/seed-*, DIR/conf/seed-*,
- *                       DIR/engine/seed-*, DIR/storage/seed-*
+ *                       DIR/engine/seed-*, DIR/storage/seed-*,
+ *                       DIR/tcp/seed-*
  *
  * The seeds give libFuzzer a valid example of every input shape to
  * mutate from: every message type, a few entry records, memberships, and
@@ -20,6 +21,7 @@
 
 #include "codec/conf.h"
 #include "codec/message.h"
+#include "transport/wire.h"
 
 static const char *root;
 
@@ -334,6 +336,74 @@ static void storage_seeds(void)
     }
 }
 
+/* ---- tcp -------------------------------------------------------------- */
+
+/* fuzz_tcp.c, mode 0: rules (cluster 1, us 2, frames up to 1000 bytes),
+ * piece sizes, then a hello from server 3 and frames. */
+static void tcp_stream(const char *name, uint64_t cluster, uint64_t to,
+                       const uint32_t *frames, size_t nframes)
+{
+    uint8_t b[4096];
+    size_t n = 0;
+    b[n++] = 0;    /* mode: stream */
+    b[n++] = 1;    /* cluster */
+    b[n++] = 2;    /* us */
+    b[n++] = 0xe7; /* largest frame - 1: 999 */
+    b[n++] = 0x03;
+    b[n++] = 3; /* piece sizes: 1, 5, 10 */
+    b[n++] = 0;
+    b[n++] = 4;
+    b[n++] = 9;
+    struct tw_hello h;
+    memset(&h, 0, sizeof(h));
+    h.version = TW_VERSION;
+    h.cluster = cluster;
+    h.sender = 3;
+    h.receiver = to;
+    h.addr_len = 14;
+    memcpy(h.addr, "127.0.0.1:9003", 14);
+    n += tw_hello_encode(&h, b + n);
+    for (size_t k = 0; k < nframes; k++) {
+        uint32_t len = frames[k];
+        for (int j = 0; j < 4; j++) {
+            b[n++] = (uint8_t)(len >> (8 * j));
+        }
+        for (uint32_t j = 0; j < len && j < 200; j++) {
+            b[n++] = (uint8_t)(j * 7 + k);
+        }
+    }
+    put("tcp", name, b, n);
+}
+
+static void tcp_seeds(void)
+{
+    static const uint32_t two[] = {20, 3};
+    static const uint32_t big[] = {5, 5000};
+    static const uint32_t empty[] = {0};
+    tcp_stream("hello", 1, 2, NULL, 0);
+    tcp_stream("hello-frames", 1, 2, two, 2);
+    tcp_stream("frame-too-big", 1, 2, big, 2);
+    tcp_stream("frame-empty", 1, 2, empty, 1);
+    tcp_stream("other-cluster", 2, 2, two, 2);
+    tcp_stream("other-receiver", 1, 3, two, 2);
+    uint8_t b[64];
+    b[0] = 1; /* mode: answer */
+    put("tcp", "ack-ok", b, 1 + tw_ack_encode(0, 2, b + 1));
+    put("tcp", "ack-refused", b, 1 + tw_ack_encode(TW_R_CLUSTER, 2, b + 1));
+    static const char *const addrs[] = {"127.0.0.1:9000", "[::1]:80",
+                                        "node-1:65535", "h:65536",
+                                        "::1:80", "[::1]80"};
+    for (size_t k = 0; k < sizeof(addrs) / sizeof(addrs[0]); k++) {
+        size_t len = strlen(addrs[k]);
+        b[0] = 2;  /* mode: address */
+        b[1] = 63; /* host buffer of 64 bytes */
+        memcpy(b + 2, addrs[k], len);
+        char name[32];
+        snprintf(name, sizeof(name), "addr-%zu", k);
+        put("tcp", name, b, 2 + len);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -349,5 +419,6 @@ int main(int argc, char **argv)
     conf_seeds();
     engine_seeds();
     storage_seeds();
+    tcp_seeds();
     return 0;
 }
