@@ -17,6 +17,22 @@
  *    with the applies, takes and restores snapshots, and runs every
  *    completion callback.
  *
+ * Threads of the callbacks (since 1.1, with the inline_rounds option, on
+ * by default): when the driver thread is idle, a thread that would wake
+ * it and wait runs the driver's round itself, as a "guest" (combining:
+ * the caller does the work instead of a sleep and a wake-up): a thread
+ * blocked in craft_node_propose_wait or craft_node_read_wait while few
+ * proposals are pending, a thread delivering bytes with
+ * craft_node_receive_inline, and the apply thread after its callbacks
+ * queued calls. The storage, transport and trace callbacks of the driver
+ * then run on that thread; never two rounds of one node at a time, so
+ * they are still never called concurrently for one node, and each round
+ * sees the previous one's writes. The state machine (craft_fsm_ops) and
+ * every completion callback still run on the apply thread only, one at a
+ * time, in order. A callback that runs on a guest thread is on the
+ * node's own thread: the blocking calls refuse (CRAFT_ESTATE) there too.
+ * With inline_rounds 0 the driver thread runs every round, as in 1.0.
+ *
  * Life cycle: craft_node_create() (loads the persisted state through the
  * storage callbacks), optionally craft_node_bootstrap() to found a new
  * cluster, craft_node_start() (starts the threads), the calls below,
@@ -54,9 +70,10 @@
  * Thread-safety: unless a function says otherwise it may be called from
  * any thread, concurrently with every other call on the same node except
  * craft_node_free(). A callback must not block for long and must not call
- * the blocking functions (craft_node_propose_wait, craft_node_status,
- * craft_node_shutdown, craft_node_free) on its own node: they return
- * CRAFT_ESTATE when called from the node's threads (a trace or fsm
+ * the blocking functions (craft_node_propose_wait, craft_node_read_wait,
+ * craft_node_status, craft_node_shutdown, craft_node_free) on its own
+ * node: they return CRAFT_ESTATE when called from the node's threads,
+ * guests running its round included (a trace or fsm
  * callback that craft_node_bootstrap/start/shutdown run on the caller's
  * thread must not call them either).
  *
@@ -99,7 +116,8 @@ typedef struct craft_trace_event craft_trace_event;
  * thread calling craft_node_start() (restoring the snapshot loaded at
  * start) and on the apply thread (restoring a snapshot received from the
  * leader, while the driver waits for it); every other call on the driver
- * thread. Every method returns CRAFT_OK or a negative code; a failing
+ * thread or on a thread running the driver's round as a guest (see the
+ * top of this file). Every method returns CRAFT_OK or a negative code; a failing
  * write stops the node (fail-stop: it can no longer keep Raft's promises):
  * pending and later calls fail with CRAFT_EIO and the trace event
  * storage.failed says which method failed.
@@ -178,8 +196,10 @@ CRAFT_API int craft_loader_entry(craft_loader *loader, uint64_t index,
  * Transport callbacks. Fill with craft_transport_ops_init() or
  * CRAFT_TRANSPORT_OPS_INIT. The struct is copied by craft_node_create().
  *
- * send (required), on the driver thread: deliver len bytes to peer, whose
- *   node passes them to craft_node_receive(). The bytes are borrowed for
+ * send (required), on the driver thread (or a guest running its round,
+ *   see the top of this file; never two at a time for a node): deliver
+ *   len bytes to peer, whose node passes them to craft_node_receive() or
+ *   craft_node_receive_inline(). The bytes are borrowed for
  *   the call: copy them. send must not block: return CRAFT_OK when the
  *   bytes were taken (delivery may still fail: Raft retransmits),
  *   CRAFT_EBUSY to have the node keep them and retry later, any other
@@ -429,8 +449,9 @@ CRAFT_API int craft_trace_event_field(const craft_trace_event *ev, size_t k,
  * craft_node_create(): none needs to outlive the call.
  *
  * trace, if set, is called for every event whose level is <= trace_level,
- * on the driver thread, the apply thread or the thread calling create,
- * bootstrap, start or shutdown; two calls for one node may run at once.
+ * on the driver thread (or a guest running its round), the apply thread
+ * or the thread calling create, bootstrap, start or shutdown; two calls
+ * for one node may run at once.
  * ev is borrowed for the call.
  */
 typedef struct craft_node_options {
@@ -480,13 +501,30 @@ typedef struct craft_node_options {
      * once: blocking there could wait for itself. 0 (default): EBUSY at
      * once. */
     uint32_t wait_room;
+    /* Since 1.1. 1 (default): when the driver thread is idle, a thread
+     * that would otherwise wake it and wait runs the driver's round
+     * itself: a thread blocked in craft_node_propose_wait or
+     * craft_node_read_wait, a thread delivering bytes with
+     * craft_node_receive_inline, and the apply thread after its
+     * callbacks queued calls. The storage, transport and trace callbacks
+     * then run on that thread (see "Threads" above). 0: only the driver
+     * thread steps the engine, as in 1.0. */
+    uint32_t inline_rounds;
+    /* Since 1.1. Microseconds the apply thread (after completing a call)
+     * and a thread blocked in craft_node_propose_wait or
+     * craft_node_read_wait (one per node at a time, while few proposals
+     * are pending) poll for their next work or result before they sleep,
+     * saving a sleep and a wake-up when it comes soon. Bounded: never
+     * spent when the node is idle or on a single CPU. 0: never poll.
+     * Default 50. */
+    uint32_t spin_us;
 } craft_node_options;
 
 #define CRAFT_NODE_OPTIONS_INIT                                               \
     { (uint32_t)sizeof(craft_node_options), 10u, 0u, NULL, NULL, NULL, NULL, \
       NULL, NULL, NULL, CRAFT_TRACE_INFO, 5000u, 8192u,                       \
       64u * 1024u * 1024u, 1024u, 64u * 1024u * 1024u, 65536u,                \
-      256u * 1024u * 1024u, 0u, 0u }
+      256u * 1024u * 1024u, 0u, 0u, 1u, 50u }
 
 /* Fills *o like CRAFT_NODE_OPTIONS_INIT. CRAFT_EINVAL on NULL. */
 CRAFT_API int craft_node_options_init(craft_node_options *o);
@@ -577,6 +615,21 @@ CRAFT_API void craft_node_free(craft_node *node);
  */
 CRAFT_API int craft_node_receive(craft_node *node, const void *data,
                                  size_t len);
+
+/*
+ * Like craft_node_receive, for in-process transports and others that can
+ * afford it: when the node's driver is idle (and its inline_rounds option
+ * is on), the bytes, and whatever else the node has queued, are stepped
+ * at once on the calling thread instead of waking the driver thread. The
+ * node's storage, transport and trace callbacks then run on this thread
+ * (never two rounds of one node at a time), so the caller must hold no
+ * lock those callbacks take, and the call lasts as long as a round (a
+ * storage sync included). When the driver is busy the bytes are queued as
+ * with craft_node_receive. craft_hub delivers with it. Errors as
+ * craft_node_receive. Since 1.1.
+ */
+CRAFT_API int craft_node_receive_inline(craft_node *node, const void *data,
+                                        size_t len);
 
 /* ---- calls ----------------------------------------------------------- */
 

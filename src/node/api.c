@@ -18,7 +18,8 @@ static int refused(const struct craft_node *n)
     return CRAFT_OK;
 }
 
-int craft_node_receive(craft_node *n, const void *data, size_t len)
+static int receive(struct craft_node *n, const void *data, size_t len,
+                   int inline_)
 {
     if (n == NULL || data == NULL || len == 0) {
         return CRAFT_EINVAL;
@@ -50,18 +51,30 @@ int craft_node_receive(craft_node *n, const void *data, size_t len)
         }
         n->msg_tail = m;
         n->inbox_bytes += len;
-        if (n->driver_sleeping) {
-            pthread_cond_signal(&n->in_cv);
+        atomic_store_explicit(&n->in_work, 1, memory_order_relaxed);
+        nd_metric_add(n, CRAFT_METRIC_MESSAGES_RECEIVED, 1);
+        nd_metric_add(n, CRAFT_METRIC_BYTES_RECEIVED, len);
+        if (inline_ && nd_driver_try_guest_locked(n)) {
+            nd_driver_guest_locked(n, NULL);
+        } else {
+            nd_driver_wake_locked(n);
         }
     }
     pthread_mutex_unlock(&n->in_mu);
     if (rv != CRAFT_OK) {
         craft_free(&n->alloc, m);
-        return rv;
     }
-    nd_metric_add(n, CRAFT_METRIC_MESSAGES_RECEIVED, 1);
-    nd_metric_add(n, CRAFT_METRIC_BYTES_RECEIVED, len);
-    return CRAFT_OK;
+    return rv;
+}
+
+int craft_node_receive(craft_node *n, const void *data, size_t len)
+{
+    return receive(n, data, len, 0);
+}
+
+int craft_node_receive_inline(craft_node *n, const void *data, size_t len)
+{
+    return receive(n, data, len, 1);
 }
 
 static int try_reserve(struct craft_node *n)
@@ -102,8 +115,44 @@ static int reserve(struct craft_node *n, int64_t deadline)
     return rv;
 }
 
-int craft_node_propose(craft_node *n, const void *data, size_t len,
-                       uint32_t timeout_ms, craft_node_cb cb, void *ctx)
+static void wait_cb(void *ctx, const craft_result *r)
+{
+    struct waiter *w = ctx;
+    if (w->want_res) {
+        craft_result *copy = craft_malloc(&w->alloc, sizeof(*copy) + r->len);
+        if (copy != NULL) {
+            *copy = *r;
+            copy->alloc = w->alloc;
+            copy->data = NULL;
+            if (r->len > 0) {
+                memcpy(copy + 1, r->data, r->len);
+                copy->data = copy + 1;
+            }
+        }
+        w->res = copy;
+    }
+    w->status = r->status;
+    nd_waiter_done(w->node, w);
+}
+
+/* On the apply thread, FIFO with the applies: fn reads the state. */
+static void read_wait_cb(void *ctx, const craft_result *r)
+{
+    struct waiter *w = ctx;
+    int status = r->status;
+    if (status == CRAFT_OK && w->fn != NULL &&
+        w->fn(w->ctx, r->index) != CRAFT_OK) {
+        status = CRAFT_ECALLBACK;
+    }
+    w->status = status;
+    nd_waiter_done(w->node, w);
+}
+
+/* A proposal; w: a blocked caller, who runs the rounds itself when the
+ * driver is idle (it would only sleep otherwise). */
+static int propose(struct craft_node *n, const void *data, size_t len,
+                   uint32_t timeout_ms, craft_node_cb cb, void *ctx,
+                   struct waiter *w)
 {
     if (n == NULL || (data == NULL && len > 0)) {
         return CRAFT_EINVAL;
@@ -131,43 +180,18 @@ int craft_node_propose(craft_node *n, const void *data, size_t len,
     c->cb = cb;
     c->ctx = ctx;
     c->deadline = deadline;
-    rv = nd_call_submit(n, c);
+    rv = w != NULL ? nd_call_submit_inline(n, c, &w->state)
+                   : nd_call_submit(n, c);
     if (rv == CRAFT_OK) {
         nd_metric_add(n, CRAFT_METRIC_PROPOSALS, 1);
     }
     return rv;
 }
 
-/* ---- the blocking proposal -------------------------------------------- */
-
-struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    int status;
-    craft_result *res;
-    struct craft_alloc alloc;
-};
-
-static void wait_cb(void *ctx, const craft_result *r)
+int craft_node_propose(craft_node *n, const void *data, size_t len,
+                       uint32_t timeout_ms, craft_node_cb cb, void *ctx)
 {
-    struct waiter *w = ctx;
-    craft_result *copy = craft_malloc(&w->alloc, sizeof(*copy) + r->len);
-    if (copy != NULL) {
-        *copy = *r;
-        copy->alloc = w->alloc;
-        copy->data = NULL;
-        if (r->len > 0) {
-            memcpy(copy + 1, r->data, r->len);
-            copy->data = copy + 1;
-        }
-    }
-    pthread_mutex_lock(&w->mu);
-    w->status = r->status;
-    w->res = copy;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    return propose(n, data, len, timeout_ms, cb, ctx, NULL);
 }
 
 int craft_node_propose_wait(craft_node *n, const void *data, size_t len,
@@ -183,102 +207,59 @@ int craft_node_propose_wait(craft_node *n, const void *data, size_t len,
     if (nd_node_on_own_thread(n)) {
         return CRAFT_ESTATE;
     }
-    memset(&w, 0, sizeof(w));
-    w.alloc = n->alloc;
-    if (pthread_mutex_init(&w.mu, NULL) != 0) {
-        return CRAFT_ENOMEM;
+    int rv = nd_waiter_init(&w, n);
+    if (rv != CRAFT_OK) {
+        return rv;
     }
-    if (pthread_cond_init(&w.cv, NULL) != 0) {
-        pthread_mutex_destroy(&w.mu);
-        return CRAFT_ENOMEM;
-    }
-    int rv = craft_node_propose(n, data, len, timeout_ms, wait_cb, &w);
+    w.want_res = out != NULL;
+    rv = propose(n, data, len, timeout_ms, wait_cb, &w, &w);
     if (rv == CRAFT_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done) {
-            pthread_cond_wait(&w.cv, &w.mu);
-        }
-        pthread_mutex_unlock(&w.mu);
+        nd_waiter_wait(n, &w);
         rv = w.status;
         if (out != NULL) {
             *out = w.res;
-        } else {
-            craft_result_free(w.res);
         }
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    nd_waiter_destroy(&w);
     return rv;
 }
 
 /* ---- the blocking read ------------------------------------------------ */
 
-struct read_waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    int status;
-    craft_node_read_fn fn;
-    void *ctx;
-};
-
-/* On the apply thread, FIFO with the applies: fn reads the state. */
-static void read_wait_cb(void *ctx, const craft_result *r)
-{
-    struct read_waiter *w = ctx;
-    int status = r->status;
-    if (status == CRAFT_OK && w->fn != NULL &&
-        w->fn(w->ctx, r->index) != CRAFT_OK) {
-        status = CRAFT_ECALLBACK;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->status = status;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static int submit(struct craft_node *n, int kind, uint64_t peer,
-                  uint32_t timeout_ms, craft_node_cb cb, void *ctx);
+                  uint32_t timeout_ms, craft_node_cb cb, void *ctx,
+                  struct waiter *w);
 
 int craft_node_read_wait(craft_node *n, uint32_t timeout_ms,
                          craft_node_read_fn fn, void *ctx)
 {
-    struct read_waiter w;
+    struct waiter w;
     if (n == NULL) {
         return CRAFT_EINVAL;
     }
     if (nd_node_on_own_thread(n)) {
         return CRAFT_ESTATE;
     }
-    memset(&w, 0, sizeof(w));
+    int rv = nd_waiter_init(&w, n);
+    if (rv != CRAFT_OK) {
+        return rv;
+    }
     w.fn = fn;
     w.ctx = ctx;
-    if (pthread_mutex_init(&w.mu, NULL) != 0) {
-        return CRAFT_ENOMEM;
-    }
-    if (pthread_cond_init(&w.cv, NULL) != 0) {
-        pthread_mutex_destroy(&w.mu);
-        return CRAFT_ENOMEM;
-    }
-    int rv = submit(n, CALL_READ, 0, timeout_ms, read_wait_cb, &w);
+    rv = submit(n, CALL_READ, 0, timeout_ms, read_wait_cb, &w, &w);
     if (rv == CRAFT_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done) {
-            pthread_cond_wait(&w.cv, &w.mu);
-        }
-        pthread_mutex_unlock(&w.mu);
+        nd_waiter_wait(n, &w);
         rv = w.status;
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    nd_waiter_destroy(&w);
     return rv;
 }
 
 /* ---- other calls ------------------------------------------------------ */
 
 static int submit(struct craft_node *n, int kind, uint64_t peer,
-                  uint32_t timeout_ms, craft_node_cb cb, void *ctx)
+                  uint32_t timeout_ms, craft_node_cb cb, void *ctx,
+                  struct waiter *w)
 {
     int rv = refused(n);
     if (rv != CRAFT_OK) {
@@ -292,7 +273,8 @@ static int submit(struct craft_node *n, int kind, uint64_t peer,
     c->cb = cb;
     c->ctx = ctx;
     c->deadline = nd_deadline(n, timeout_ms);
-    return nd_call_submit(n, c);
+    return w != NULL ? nd_call_submit_inline(n, c, &w->state)
+                     : nd_call_submit(n, c);
 }
 
 int craft_node_read_linearizable(craft_node *n, uint32_t timeout_ms,
@@ -301,7 +283,7 @@ int craft_node_read_linearizable(craft_node *n, uint32_t timeout_ms,
     if (n == NULL || cb == NULL) {
         return CRAFT_EINVAL;
     }
-    return submit(n, CALL_READ, 0, timeout_ms, cb, ctx);
+    return submit(n, CALL_READ, 0, timeout_ms, cb, ctx, NULL);
 }
 
 #define PEER_CALL(fn, kind)                                                   \
@@ -311,7 +293,7 @@ int craft_node_read_linearizable(craft_node *n, uint32_t timeout_ms,
         if (n == NULL || peer == CRAFT_NONE) {                                \
             return CRAFT_EINVAL;                                              \
         }                                                                     \
-        return submit(n, kind, peer, timeout_ms, cb, ctx);                    \
+        return submit(n, kind, peer, timeout_ms, cb, ctx, NULL);                    \
     }
 
 PEER_CALL(craft_node_add_peer, CALL_ADD_PEER)
@@ -372,7 +354,7 @@ int craft_node_trigger_snapshot(craft_node *n, uint32_t timeout_ms,
     if (n == NULL) {
         return CRAFT_EINVAL;
     }
-    return submit(n, CALL_SNAPSHOT, 0, timeout_ms, cb, ctx);
+    return submit(n, CALL_SNAPSHOT, 0, timeout_ms, cb, ctx, NULL);
 }
 
 /* ---- status ------------------------------------------------------------ */

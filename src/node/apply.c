@@ -22,10 +22,9 @@ struct craft_snapshot_reader {
     int eof;
 };
 
-void nd_apply_push(struct craft_node *n, struct ap_item *it, int urgent)
+static void push_locked(struct craft_node *n, struct ap_item *it, int urgent)
 {
     it->next = NULL;
-    pthread_mutex_lock(&n->ap_mu);
     struct ap_item **head = urgent ? &n->urg_head : &n->ap_head;
     struct ap_item **tail = urgent ? &n->urg_tail : &n->ap_tail;
     if (*tail != NULL) {
@@ -34,10 +33,88 @@ void nd_apply_push(struct craft_node *n, struct ap_item *it, int urgent)
         *head = it;
     }
     *tail = it;
+    atomic_store_explicit(&n->ap_work, 1, memory_order_release);
+}
+
+/* ap_mu held: wakes the apply thread unless it polls for work anyway. */
+static void wake_locked(struct craft_node *n)
+{
+    n->ap_lazy = 0;
     if (n->apply_sleeping) {
         pthread_cond_signal(&n->ap_cv);
     }
+}
+
+void nd_apply_push(struct craft_node *n, struct ap_item *it, int urgent)
+{
+    pthread_mutex_lock(&n->ap_mu);
+    push_locked(n, it, urgent);
+    wake_locked(n);
     pthread_mutex_unlock(&n->ap_mu);
+}
+
+/* Entries nobody waits for (a follower's, no-ops): the apply thread is
+ * woken once this many wait, or at the next tick (nd_apply_kick), so a
+ * follower's apply thread is not woken for every entry. */
+#define LAZY_ENTRIES 256
+
+void nd_apply_push_lazy(struct craft_node *n, struct ap_item *it,
+                        size_t entries)
+{
+    pthread_mutex_lock(&n->ap_mu);
+    push_locked(n, it, 0);
+    n->ap_lazy += entries;
+    size_t most = n->opts.apply_queue_entries / 2;
+    if (n->ap_lazy >= (most < LAZY_ENTRIES ? most : LAZY_ENTRIES)) {
+        wake_locked(n);
+    }
+    pthread_mutex_unlock(&n->ap_mu);
+}
+
+void nd_apply_kick(struct craft_node *n)
+{
+    if (!atomic_load_explicit(&n->ap_work, memory_order_acquire)) {
+        return;
+    }
+    pthread_mutex_lock(&n->ap_mu);
+    if (n->ap_head != NULL || n->urg_head != NULL) {
+        wake_locked(n);
+    }
+    pthread_mutex_unlock(&n->ap_mu);
+}
+
+int nd_on_apply_thread(const struct craft_node *n)
+{
+    return atomic_load(&n->started) &&
+           pthread_equal(pthread_self(), n->apply_thread);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+int nd_spin_for(const atomic_int *flag, int64_t ns)
+{
+    int64_t end = 0;
+    for (unsigned k = 0;; k++) {
+        if (atomic_load_explicit(flag, memory_order_acquire)) {
+            return 1;
+        }
+        if ((k & 63) == 0) {
+            int64_t now = nd_now_ns();
+            if (end == 0) {
+                end = now + ns;
+            } else if (now >= end) {
+                return 0;
+            }
+        }
+        cpu_relax();
+    }
 }
 
 int craft_snapshot_writer_write(craft_snapshot_writer *w, const void *data,
@@ -163,9 +240,8 @@ static void take_snapshot(struct craft_node *n, struct ap_take *t)
     pthread_mutex_lock(&n->in_mu);
     t->next = n->snap_head;
     n->snap_head = t;
-    if (n->driver_sleeping) {
-        pthread_cond_signal(&n->in_cv);
-    }
+    atomic_store_explicit(&n->in_work, 1, memory_order_relaxed);
+    nd_driver_wake_locked(n);
     pthread_mutex_unlock(&n->in_mu);
 }
 
@@ -173,10 +249,17 @@ static void wake_driver_if_wanted(struct craft_node *n)
 {
     if (atomic_load(&n->space_wanted)) {
         pthread_mutex_lock(&n->in_mu);
-        if (n->driver_sleeping) {
-            pthread_cond_signal(&n->in_cv);
-        }
+        nd_driver_wake_locked(n);
         pthread_mutex_unlock(&n->in_mu);
+    }
+}
+
+static void run_list(struct craft_node *n, struct ap_item *it)
+{
+    while (it != NULL) {
+        struct ap_item *next = it->next;
+        nd_call_complete(n, (struct call *)(void *)it);
+        it = next;
     }
 }
 
@@ -186,10 +269,72 @@ static void run_urgent(struct craft_node *n)
     struct ap_item *it = n->urg_head;
     n->urg_head = n->urg_tail = NULL;
     pthread_mutex_unlock(&n->ap_mu);
-    while (it != NULL) {
-        struct ap_item *next = it->next;
+    run_list(n, it);
+}
+
+/* Runs one FIFO item; *completed counts the calls it completed. Returns
+ * 1 for the stop item. */
+static int run_item(struct craft_node *n, struct ap_item *it, int *completed)
+{
+    switch (it->kind) {
+    case AP_ENTRIES: {
+        struct ap_batch *b = (struct ap_batch *)(void *)it;
+        for (size_t k = 0; k < b->n; k++) {
+            *completed += b->e[k].prop != NULL;
+        }
+        apply_batch(n, b);
+        wake_driver_if_wanted(n);
+        break;
+    }
+    case AP_DONE:
+        (*completed)++;
         nd_call_complete(n, (struct call *)(void *)it);
-        it = next;
+        break;
+    case AP_TAKE:
+        take_snapshot(n, (struct ap_take *)(void *)it);
+        break;
+    case AP_RESTORE: {
+        struct ap_restore *r = (struct ap_restore *)(void *)it;
+        int rv = nd_apply_restore(n, r->index, r->term);
+        pthread_mutex_lock(&n->ap_mu);
+        r->status = rv;
+        r->done = 1;
+        pthread_cond_broadcast(&n->restore_cv);
+        pthread_mutex_unlock(&n->ap_mu);
+        break;
+    }
+    case AP_STOP:
+        return 1;
+    default:
+        break;
+    }
+    return 0;
+}
+
+void nd_apply_run_until(struct craft_node *n, struct ap_item *target)
+{
+    int completed = 0;
+    for (;;) {
+        pthread_mutex_lock(&n->ap_mu);
+        struct ap_item *urg = n->urg_head;
+        n->urg_head = n->urg_tail = NULL;
+        struct ap_item *it = n->ap_head;
+        if (it != NULL) {
+            n->ap_head = it->next;
+            if (n->ap_head == NULL) {
+                n->ap_tail = NULL;
+            }
+        }
+        pthread_mutex_unlock(&n->ap_mu);
+        run_list(n, urg);
+        if (it == NULL) {
+            return; /* not queued: nothing to wait for */
+        }
+        it->next = NULL;
+        run_item(n, it, &completed);
+        if (it == target) {
+            return;
+        }
     }
 }
 
@@ -197,53 +342,50 @@ void *nd_apply_main(void *arg)
 {
     struct craft_node *n = arg;
     int stop = 0;
+    int completed = 0; /* calls completed by the last pass */
+    int64_t spin = n->ncpu > 1 ? (int64_t)n->opts.spin_us * 1000 : 0;
     while (!stop) {
         pthread_mutex_lock(&n->ap_mu);
         while (n->urg_head == NULL && n->ap_head == NULL) {
+            atomic_store_explicit(&n->ap_work, 0, memory_order_relaxed);
+            n->ap_lazy = 0;
+            if (completed > 0 && spin > 0) {
+                /* A client was just answered: its next request comes
+                 * soon. Poll a little instead of sleeping (pushers do
+                 * not signal a thread that is not asleep). */
+                completed = 0;
+                pthread_mutex_unlock(&n->ap_mu);
+                nd_spin_for(&n->ap_work, spin);
+                pthread_mutex_lock(&n->ap_mu);
+                continue;
+            }
             n->apply_sleeping = 1;
             pthread_cond_wait(&n->ap_cv, &n->ap_mu);
             n->apply_sleeping = 0;
         }
         struct ap_item *it = n->ap_head;
         n->ap_head = n->ap_tail = NULL;
-        int urgent = n->urg_head != NULL;
+        struct ap_item *urg = n->urg_head;
+        n->urg_head = n->urg_tail = NULL;
         pthread_mutex_unlock(&n->ap_mu);
-        if (urgent) {
-            run_urgent(n);
+        completed = 0;
+        if (urg != NULL) {
+            run_list(n, urg);
+            completed++;
         }
-        while (it != NULL) {
+        while (it != NULL && !stop) {
             struct ap_item *next = it->next;
-            switch (it->kind) {
-            case AP_ENTRIES:
-                apply_batch(n, (struct ap_batch *)(void *)it);
-                wake_driver_if_wanted(n);
-                break;
-            case AP_DONE:
-                nd_call_complete(n, (struct call *)(void *)it);
-                break;
-            case AP_TAKE:
-                take_snapshot(n, (struct ap_take *)(void *)it);
-                break;
-            case AP_RESTORE: {
-                struct ap_restore *r = (struct ap_restore *)(void *)it;
-                int rv = nd_apply_restore(n, r->index, r->term);
-                pthread_mutex_lock(&n->ap_mu);
-                r->status = rv;
-                r->done = 1;
-                pthread_cond_broadcast(&n->restore_cv);
-                pthread_mutex_unlock(&n->ap_mu);
-                break;
-            }
-            case AP_STOP:
-                stop = 1;
-                break;
-            default:
-                break;
-            }
+            stop = run_item(n, it, &completed);
             it = next;
         }
+        if (!stop) {
+            /* Calls the callbacks made: run their round here. */
+            nd_driver_apply_turn(n);
+        }
+        nd_waiter_flush(n);
     }
     /* The driver queued every error completion before the stop item. */
     run_urgent(n);
+    nd_waiter_flush(n);
     return NULL;
 }

@@ -460,123 +460,244 @@ static void stop(struct craft_node *n, struct call *reqs, struct inmsg *msgs,
     nd_apply_push(n, &n->stop_item, 0);
 }
 
+/* ---- rounds and who runs them ------------------------------------------ */
+
+/* What a round takes from the inbox. */
+struct work {
+    struct call *reqs;
+    struct inmsg *msgs;
+    struct ap_take *snaps;
+    int paused;
+};
+
+/* in_mu held. Is there anything for a round to do now? */
+static int work_ready_locked(struct craft_node *n, int64_t now)
+{
+    const struct driver *d = &n->d;
+    int paused = is_paused(n);
+    return n->req_head != NULL || n->snap_head != NULL ||
+           (!paused && n->msg_head != NULL) ||
+           (!paused && now >= d->next_tick) || now >= d->next_expire ||
+           (d->held_n > 0 && can_admit(n));
+}
+
+/* in_mu held: what the round will handle. */
+static void take_work_locked(struct craft_node *n, struct work *w)
+{
+    w->paused = is_paused(n);
+    w->reqs = n->req_head;
+    n->req_head = n->req_tail = NULL;
+    w->snaps = n->snap_head;
+    n->snap_head = NULL;
+    w->msgs = NULL;
+    if (!w->paused || n->stop_req) {
+        w->msgs = n->msg_head;
+        n->msg_head = n->msg_tail = NULL;
+        n->inbox_bytes = 0;
+    }
+    atomic_store_explicit(&n->in_work,
+                          n->msg_head != NULL || n->req_head != NULL,
+                          memory_order_relaxed);
+}
+
+/* One round (the driver state is this thread's; in_mu not held). */
+static void run_round(struct craft_node *n, struct work *w)
+{
+    struct driver *d = &n->d;
+    int64_t now;
+
+    if (atomic_load(&n->failed)) {
+        /* Fail-stop: answer, drop, wait for shutdown. */
+        while (w->reqs != NULL) {
+            struct call *c = w->reqs;
+            w->reqs = c->next;
+            handle_call(n, c);
+        }
+        free_msgs(n, w->msgs);
+        free_takes(n, w->snaps);
+        now = nd_now_ns();
+        d->next_expire = now + n->tick_ns;
+        d->next_tick = d->next_expire;
+        return;
+    }
+    while (w->reqs != NULL) {
+        struct call *c = w->reqs;
+        w->reqs = c->next;
+        handle_call(n, c);
+    }
+    while (w->snaps != NULL) {
+        struct ap_take *t = w->snaps;
+        w->snaps = t->next;
+        nd_exec_snapshot_taken(n, t);
+    }
+    while (w->msgs != NULL) {
+        struct inmsg *m = w->msgs;
+        w->msgs = m->next;
+        if (!atomic_load(&n->failed)) {
+            step_message(n, m);
+        }
+        craft_free(&n->alloc, m);
+    }
+
+    now = nd_now_ns();
+    if (w->paused) {
+        d->next_tick = now + n->tick_ns;
+        nd_apply_kick(n); /* the backlog must drain */
+    } else if (now >= d->next_tick) {
+        int64_t due = (now - d->next_tick) / n->tick_ns + 1;
+        int64_t max = 2 * (int64_t)n->eopts.election_ticks;
+        d->next_tick += due * n->tick_ns;
+        for (int64_t k = 0; k < due && k < max; k++) {
+            craft_event ev = CRAFT_EVENT_INIT;
+            ev.type = CRAFT_EVENT_TICK;
+            if (atomic_load(&n->failed) ||
+                nd_driver_step(n, &ev) != CRAFT_OK) {
+                break;
+            }
+        }
+        retry_calls(n);
+        /* Entries queued without a wake-up (nobody waits on them) are
+         * applied at the latest a tick later. */
+        nd_apply_kick(n);
+    }
+    if (now >= d->next_expire) {
+        expire(n, now);
+        d->next_expire = now + n->tick_ns;
+    }
+    if (d->retry_now) {
+        d->retry_now = 0;
+        retry_calls(n);
+    }
+    admit(n);
+    nd_driver_settle(n);
+    backpressure(n, is_paused(n) || (d->held_n > 0 && !can_admit(n) &&
+                                     !leaderless(n)));
+}
+
+void nd_driver_wake_locked(struct craft_node *n)
+{
+    if (n->owner == ND_OWN_NONE && n->driver_sleeping) {
+        pthread_cond_signal(&n->in_cv);
+    }
+}
+
+int nd_driver_try_guest_locked(struct craft_node *n)
+{
+    if (n->owner != ND_OWN_NONE || !n->opts.inline_rounds ||
+        !atomic_load(&n->started) || n->stop_req || atomic_load(&n->failed)) {
+        return 0;
+    }
+    n->owner = ND_OWN_GUEST;
+    n->guest = pthread_self();
+    return 1;
+}
+
+/* Rounds a guest runs while work keeps coming, when it has nothing of
+ * its own to wait for: enough for a proposal and the answers of the
+ * followers it reached inline, then the driver thread takes over. */
+#define GUEST_ROUNDS 4
+/* A guest waiting for its own call may go on while work keeps coming
+ * (it would only sleep otherwise), up to this many rounds. */
+#define GUEST_ROUNDS_WAITING 64
+
+void nd_driver_guest_locked(struct craft_node *n, const atomic_int *done)
+{
+    struct work w;
+    int rounds = 0;
+    for (;;) {
+        take_work_locked(n, &w);
+        pthread_mutex_unlock(&n->in_mu);
+        run_round(n, &w);
+        pthread_mutex_lock(&n->in_mu);
+        rounds++;
+        if (n->stop_req || atomic_load(&n->failed) ||
+            !work_ready_locked(n, nd_now_ns())) {
+            break;
+        }
+        if (done != NULL ? (atomic_load(done) || rounds >= GUEST_ROUNDS_WAITING)
+                         : rounds >= GUEST_ROUNDS) {
+            break;
+        }
+    }
+    n->owner = ND_OWN_NONE;
+    /* Work left over, a stop, or a driver thread waiting for its turn:
+     * the driver thread goes on. */
+    if (n->driver_sleeping &&
+        (n->driver_waiting || n->stop_req || atomic_load(&n->failed) ||
+         work_ready_locked(n, nd_now_ns()))) {
+        pthread_cond_signal(&n->in_cv);
+    }
+}
+
+void nd_driver_apply_turn(struct craft_node *n)
+{
+    if (!atomic_load_explicit(&n->apply_owes, memory_order_relaxed)) {
+        return;
+    }
+    atomic_store_explicit(&n->apply_owes, 0, memory_order_relaxed);
+    pthread_mutex_lock(&n->in_mu);
+    if (n->owner == ND_OWN_NONE && work_ready_locked(n, nd_now_ns())) {
+        if (nd_driver_try_guest_locked(n)) {
+            nd_driver_guest_locked(n, NULL);
+        } else {
+            nd_driver_wake_locked(n);
+        }
+    }
+    pthread_mutex_unlock(&n->in_mu);
+}
+
+/* ---- the thread ------------------------------------------------------- */
+
 void *nd_driver_main(void *arg)
 {
     struct craft_node *n = arg;
     struct driver *d = &n->d;
-    int64_t now = nd_now_ns();
-    int64_t next_expire = now + n->tick_ns;
-    d->next_tick = now + n->tick_ns;
+    struct work w;
 
+    pthread_mutex_lock(&n->in_mu);
     for (;;) {
-        struct inmsg *msgs = NULL;
-        struct call *reqs = NULL;
-        struct ap_take *snaps = NULL;
-        int paused, halt;
-
-        pthread_mutex_lock(&n->in_mu);
+        int halt;
         for (;;) {
-            now = nd_now_ns();
-            int want = is_paused(n) || (d->held_n > 0 && !can_admit(n) &&
-                                        !leaderless(n));
-            /* Announce the wait before checking again what the apply
-             * thread may have freed meanwhile (it checks the flag after
-             * freeing): no wake-up is lost. */
-            atomic_store(&n->space_wanted, want);
-            paused = is_paused(n);
+            int64_t now = nd_now_ns();
+            int64_t until = 0; /* 0: until signalled */
             halt = n->stop_req;
-            if (halt || n->req_head != NULL || n->snap_head != NULL ||
-                (!paused && n->msg_head != NULL) ||
-                (!paused && now >= d->next_tick) || now >= next_expire ||
-                (d->held_n > 0 && can_admit(n))) {
-                break;
-            }
-            int64_t until = next_expire;
-            if (!paused && d->next_tick < until) {
-                until = d->next_tick;
+            if (n->owner == ND_OWN_NONE) {
+                int want = is_paused(n) ||
+                           (d->held_n > 0 && !can_admit(n) && !leaderless(n));
+                /* Announce the wait before checking again what the apply
+                 * thread may have freed meanwhile (it checks the flag
+                 * after freeing): no wake-up is lost. */
+                atomic_store(&n->space_wanted, want);
+                if (halt || work_ready_locked(n, now)) {
+                    break;
+                }
+                until = d->next_expire;
+                if (!is_paused(n) && d->next_tick < until) {
+                    until = d->next_tick;
+                }
+            } else {
+                /* A guest runs rounds; it signals when it lets go. */
+                n->driver_waiting = 1;
             }
             n->driver_sleeping = 1;
             nd_cond_wait_until(&n->in_cv, &n->in_mu, until);
             n->driver_sleeping = 0;
+            n->driver_waiting = 0;
         }
         atomic_store(&n->space_wanted, 0);
-        reqs = n->req_head;
-        n->req_head = n->req_tail = NULL;
-        snaps = n->snap_head;
-        n->snap_head = NULL;
-        if (!paused || halt) {
-            msgs = n->msg_head;
-            n->msg_head = n->msg_tail = NULL;
-            n->inbox_bytes = 0;
-        }
+        n->owner = ND_OWN_DRIVER;
+        take_work_locked(n, &w);
         pthread_mutex_unlock(&n->in_mu);
-
         if (halt) {
-            stop(n, reqs, msgs, snaps);
+            stop(n, w.reqs, w.msgs, w.snaps);
+            pthread_mutex_lock(&n->in_mu);
+            n->owner = ND_OWN_NONE;
+            pthread_mutex_unlock(&n->in_mu);
             return NULL;
         }
-        if (atomic_load(&n->failed)) {
-            /* Fail-stop: answer, drop, wait for shutdown. */
-            while (reqs != NULL) {
-                struct call *c = reqs;
-                reqs = c->next;
-                handle_call(n, c);
-            }
-            free_msgs(n, msgs);
-            free_takes(n, snaps);
-            next_expire = nd_now_ns() + n->tick_ns;
-            d->next_tick = next_expire;
-            continue;
-        }
-
-        while (reqs != NULL) {
-            struct call *c = reqs;
-            reqs = c->next;
-            handle_call(n, c);
-        }
-        while (snaps != NULL) {
-            struct ap_take *t = snaps;
-            snaps = t->next;
-            nd_exec_snapshot_taken(n, t);
-        }
-        while (msgs != NULL) {
-            struct inmsg *m = msgs;
-            msgs = m->next;
-            if (!atomic_load(&n->failed)) {
-                step_message(n, m);
-            }
-            craft_free(&n->alloc, m);
-        }
-
-        now = nd_now_ns();
-        if (paused) {
-            d->next_tick = now + n->tick_ns;
-        } else if (now >= d->next_tick) {
-            int64_t due = (now - d->next_tick) / n->tick_ns + 1;
-            int64_t max = 2 * (int64_t)n->eopts.election_ticks;
-            d->next_tick += due * n->tick_ns;
-            for (int64_t k = 0; k < due && k < max; k++) {
-                craft_event ev = CRAFT_EVENT_INIT;
-                ev.type = CRAFT_EVENT_TICK;
-                if (atomic_load(&n->failed) ||
-                    nd_driver_step(n, &ev) != CRAFT_OK) {
-                    break;
-                }
-            }
-            retry_calls(n);
-        }
-        if (now >= next_expire) {
-            expire(n, now);
-            next_expire = now + n->tick_ns;
-        }
-        if (d->retry_now) {
-            d->retry_now = 0;
-            retry_calls(n);
-        }
-        admit(n);
-        nd_driver_settle(n);
-        backpressure(n, is_paused(n) || (d->held_n > 0 && !can_admit(n) &&
-                                         !leaderless(n)));
+        run_round(n, &w);
+        pthread_mutex_lock(&n->in_mu);
+        n->owner = ND_OWN_NONE;
     }
 }
 

@@ -417,7 +417,15 @@ static void handout(struct craft_node *n, craft_actions *a, size_t i)
     }
     d->handed = first + cnt - 1;
     d->handed_term = term;
-    nd_apply_push(n, &b->item, 0);
+    int waited = 0;
+    for (size_t k = 0; k < cnt && !waited; k++) {
+        waited = b->e[k].prop != NULL;
+    }
+    if (waited) {
+        nd_apply_push(n, &b->item, 0);
+    } else {
+        nd_apply_push_lazy(n, &b->item, cnt);
+    }
     release_membership(n, a, i, first, d->handed);
     if (d->parked != NULL) {
         release_reads(n);
@@ -614,6 +622,11 @@ static void install(struct craft_node *n, uint64_t index, uint64_t term)
     r.term = term;
     do_sync(n);
     nd_apply_push(n, &r.item, 0);
+    if (nd_on_apply_thread(n)) {
+        /* A round run by the apply thread itself (between its items):
+         * it runs what is queued before the restore, then the restore. */
+        nd_apply_run_until(n, &r.item);
+    }
     pthread_mutex_lock(&n->ap_mu);
     while (!r.done) {
         pthread_cond_wait(&n->restore_cv, &n->ap_mu);

@@ -1,15 +1,23 @@
 /*
  * node/hub.c: craft_hub, the in-process transport test helper
  * (craft/testing.h). Written only against craft_transport_ops and
- * craft_node_receive(), as a user's transport would be.
+ * craft_node_receive_inline(), as a user's transport would be.
  *
- * The hub's lock guards the endpoint table and the cut links and is never
- * held while delivering; each endpoint's own lock is held while bytes are
- * handed to its node, so detach waits for deliveries in progress.
+ * Delivery uses craft_node_receive_inline: when the destination's driver
+ * is idle, its round runs at once on the sending thread (a leader's
+ * round thus runs its followers' rounds, whose answers queue for the
+ * leader's next round), so no thread sleeps or wakes on the way.
+ *
+ * No lock is held while delivering (the destination's round sends in
+ * turn, maybe to a node whose round is running on another thread that
+ * sends here). The hub's lock guards the endpoint table and the cut
+ * links; an endpoint's node is an atomic pointer and deliveries in
+ * progress are counted, so detach waits for them to end.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "craft/testing.h"
 #include "util/alloc.h"
@@ -17,9 +25,9 @@
 struct endpoint {
     struct craft_hub *hub;
     uint64_t id;
-    pthread_mutex_t mu; /* guards node */
-    craft_node *node;
-    int busy;           /* under the hub's lock */
+    _Atomic(craft_node *) node;
+    atomic_int inflight; /* deliveries to node in progress */
+    int busy;            /* under the hub's lock */
 };
 
 struct cut {
@@ -66,10 +74,8 @@ static struct endpoint *find_or_add(struct craft_hub *hub, uint64_t id)
     if (ep == NULL) {
         return NULL;
     }
-    if (pthread_mutex_init(&ep->mu, NULL) != 0) {
-        craft_free(&hub->alloc, ep);
-        return NULL;
-    }
+    atomic_init(&ep->node, NULL);
+    atomic_init(&ep->inflight, 0);
     ep->hub = hub;
     ep->id = id;
     hub->eps[hub->n++] = ep;
@@ -104,11 +110,15 @@ static int hub_send(void *user, uint64_t peer, const void *data, size_t len)
         return CRAFT_EBUSY;
     }
     int rv = CRAFT_ENOENT;
-    pthread_mutex_lock(&dst->mu);
-    if (dst->node != NULL) {
-        rv = craft_node_receive(dst->node, data, len);
+    /* Counted before the node is read, both seq_cst: a detach that
+     * cleared the pointer then saw no delivery in progress is never
+     * followed by one to the old node. */
+    atomic_fetch_add(&dst->inflight, 1);
+    craft_node *node = atomic_load(&dst->node);
+    if (node != NULL) {
+        rv = craft_node_receive_inline(node, data, len);
     }
-    pthread_mutex_unlock(&dst->mu);
+    atomic_fetch_sub(&dst->inflight, 1);
     atomic_fetch_add(rv == CRAFT_OK ? &hub->delivered : &hub->lost, 1);
     return CRAFT_OK;
 }
@@ -142,7 +152,6 @@ void craft_hub_free(craft_hub *hub)
         return;
     }
     for (size_t k = 0; k < hub->n; k++) {
-        pthread_mutex_destroy(&hub->eps[k]->mu);
         craft_free(&hub->alloc, hub->eps[k]);
     }
     craft_free(&hub->alloc, hub->eps);
@@ -184,9 +193,13 @@ static int set_node(craft_hub *hub, uint64_t id, craft_node *node)
     if (ep == NULL) {
         return CRAFT_ENOMEM;
     }
-    pthread_mutex_lock(&ep->mu);
-    ep->node = node;
-    pthread_mutex_unlock(&ep->mu);
+    atomic_store(&ep->node, node);
+    /* Deliveries in progress may still hold the old node: wait for them
+     * (they are short; detach is not on a hot path). */
+    while (atomic_load(&ep->inflight) > 0) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
     return CRAFT_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/node.h"
 #include "node/options.h"
@@ -60,12 +61,20 @@ void nd_node_fail(struct craft_node *n, int code, const char *op, int err)
 
 int nd_node_on_own_thread(const struct craft_node *n)
 {
-    if (!n->started) {
+    if (!atomic_load(&n->started)) {
         return 0;
     }
     pthread_t self = pthread_self();
-    return pthread_equal(self, n->driver_thread) ||
-           pthread_equal(self, n->apply_thread);
+    if (pthread_equal(self, n->driver_thread) ||
+        pthread_equal(self, n->apply_thread)) {
+        return 1;
+    }
+    /* A thread running the node's round as a guest (its callbacks). */
+    struct craft_node *m = (struct craft_node *)(uintptr_t)n;
+    pthread_mutex_lock(&m->in_mu);
+    int guest = m->owner == ND_OWN_GUEST && pthread_equal(self, m->guest);
+    pthread_mutex_unlock(&m->in_mu);
+    return guest;
 }
 
 /* ---- loading ----------------------------------------------------------- */
@@ -159,8 +168,13 @@ static int init_sync(struct craft_node *n)
     if (pthread_mutex_init(&n->pub_mu, NULL) != 0) {
         goto err_room_cv;
     }
+    if (pthread_mutex_init(&n->wake_mu, NULL) != 0) {
+        goto err_pub_mu;
+    }
     return CRAFT_OK;
 
+err_pub_mu:
+    pthread_mutex_destroy(&n->pub_mu);
 err_room_cv:
     pthread_cond_destroy(&n->room_cv);
 err_room_mu:
@@ -186,6 +200,7 @@ err_sd:
 
 static void destroy_sync(struct craft_node *n)
 {
+    pthread_mutex_destroy(&n->wake_mu);
     pthread_mutex_destroy(&n->pub_mu);
     pthread_cond_destroy(&n->room_cv);
     pthread_mutex_destroy(&n->room_mu);
@@ -249,6 +264,8 @@ int craft_node_create(const craft_node_options *opts, craft_node **out)
     n->id = cfg.opts.id;
     n->tick_ns = (int64_t)cfg.opts.tick_ms * 1000000;
     n->stop_item.kind = AP_STOP;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    n->ncpu = cpus > 0 ? (int)cpus : 1;
 
     rv = init_sync(n);
     if (rv != CRAFT_OK) {
@@ -361,6 +378,9 @@ int craft_node_start(craft_node *n)
         rv = nd_apply_restore(n, n->loaded_snap_index, n->loaded_snap_term);
     }
     if (rv == CRAFT_OK) {
+        int64_t now = nd_now_ns();
+        n->d.next_tick = now + n->tick_ns;
+        n->d.next_expire = now + n->tick_ns;
         nd_trace_u64(n, CRAFT_TRACE_NODE_STARTED, 3, "term", n->d.term,
                      "last_index", craft_engine_last_index(n->e),
                      "snapshot_index", n->loaded_snap_index);

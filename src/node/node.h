@@ -17,12 +17,15 @@
 #define CRAFT_NODE_NODE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include "craft.h"
 #include "util/alloc.h"
 #include "util/trace.h"
+
+enum nd_owner { ND_OWN_NONE = 0, ND_OWN_DRIVER, ND_OWN_GUEST };
 
 /* ---- results and calls ------------------------------------------------ */
 
@@ -83,6 +86,29 @@ struct call {
     int done;
     size_t len;          /* CALL_PROPOSE: payload */
     unsigned char data[];
+};
+
+/*
+ * A thread blocked in a call until its callback ran (propose_wait,
+ * read_wait): calls.c. state is the flag a guest round and a spin watch
+ * (W_DONE once decided). The callback sets it with a compare-and-swap
+ * when the caller does not sleep, and never touches the waiter after;
+ * when it sleeps (W_SLEEPING), the last touch is sem_post, after which
+ * the caller may destroy the semaphore (glibc >= 2.21 allows it).
+ */
+enum { W_WAITING = 0, W_DONE = 1, W_SLEEPING = 2 };
+
+struct waiter {
+    atomic_int state;
+    struct waiter *next; /* in the wake chain */
+    struct craft_node *node;
+    sem_t sem;               /* posted once, when a sleeper is done */
+    int status;
+    int want_res;            /* propose_wait with out != NULL */
+    craft_result *res;       /* its copy */
+    struct craft_alloc alloc;
+    craft_node_read_fn fn;   /* read_wait */
+    void *ctx;
 };
 
 /* ---- apply queue items ------------------------------------------------ */
@@ -231,6 +257,7 @@ struct driver {
     size_t defer_cap;
 
     int64_t next_tick;
+    int64_t next_expire;
     int retry_now;    /* a leader became known: retry at once */
     int backpressure; /* in a backpressure episode */
     int depth;        /* nesting of nd_driver_step */
@@ -283,7 +310,18 @@ struct craft_node {
     struct call *req_tail;
     struct ap_take *snap_head; /* snapshots taken, back from apply */
     int driver_sleeping;
+    int driver_waiting; /* the driver thread waits for a guest to leave */
     int stop_req;
+    /* Who owns the driver state (struct driver, the engine) between two
+     * locks of in_mu: nobody, the driver thread, or a guest thread
+     * running rounds itself (inline_rounds). A thread never waits for a
+     * guest except the driver thread; guests only ever try. */
+    int owner;       /* enum nd_owner */
+    pthread_t guest; /* the guest thread while owner == ND_OWN_GUEST */
+    atomic_int in_work; /* hint: the inbox holds something (under in_mu
+                           it is exact) */
+    atomic_int apply_owes; /* the apply thread queued a call and will run
+                              or wake the driver once its items are done */
     pthread_cond_t status_cv; /* status callers wait here */
     atomic_int space_wanted;  /* the driver waits for apply progress */
 
@@ -296,10 +334,25 @@ struct craft_node {
     struct ap_item *urg_head; /* error completions: before the FIFO */
     struct ap_item *urg_tail;
     int apply_sleeping;
+    atomic_int ap_work;   /* hint: the apply queues hold something */
+    atomic_int ap_spin;   /* the apply thread spins for work (no wake-up
+                             needed) */
+    size_t ap_lazy;       /* entries queued without waking the apply
+                             thread (no completion waits on them) */
     struct ap_item stop_item;
     atomic_size_t backlog_entries;
     atomic_size_t backlog_bytes;
     atomic_size_t pending; /* proposals accepted, not completed */
+    atomic_int spinners;   /* blocked callers spinning for their result */
+    /* Sleeping callers whose call completed, still to be woken: the
+     * apply thread wakes two per pass, each woken caller two more (the
+     * wake-ups spread over the callers' threads). wake_mu is a leaf. */
+    pthread_mutex_t wake_mu;
+    struct waiter *wake_head;
+    struct waiter *ap_wake;      /* apply thread: this pass's, not yet
+                                    handed to wake_head */
+    struct waiter *ap_wake_tail;
+    int ncpu;              /* online CPUs at create: no spin on one */
     /* Callers waiting for pending < max_pending (wait_room). room_mu is
      * a leaf lock; completions signal room_cv when room_waiters > 0. */
     pthread_mutex_t room_mu;
@@ -370,6 +423,10 @@ void nd_call_complete(struct craft_node *n, struct call *c);
 /* Queues c to the driver. CRAFT_ESHUTDOWN / CRAFT_EIO when refused (then
  * c is freed). */
 int nd_call_submit(struct craft_node *n, struct call *c);
+/* Like nd_call_submit; with inline 1 the calling thread runs the rounds
+ * itself when the driver is idle (until *done, when not NULL). */
+int nd_call_submit_inline(struct craft_node *n, struct call *c,
+                          const atomic_int *done);
 /* Appends c to the driver's request queue and wakes the driver; in_mu
  * held. */
 void nd_call_enqueue_locked(struct craft_node *n, struct call *c);
@@ -379,15 +436,50 @@ void nd_call_unpend(struct craft_node *n);
 /* Wakes every caller waiting for room (shutdown, failure). */
 void nd_call_wake_room(struct craft_node *n);
 
+int nd_waiter_init(struct waiter *w, struct craft_node *n);
+void nd_waiter_destroy(struct waiter *w);
+/* The call of w is decided (its callback, any thread). */
+void nd_waiter_done(struct craft_node *n, struct waiter *w);
+/* The caller waits for its call (polls a little when it pays). */
+void nd_waiter_wait(struct craft_node *n, struct waiter *w);
+/* Apply thread, end of a pass: starts the wake chain of the callers its
+ * completions found asleep. */
+void nd_waiter_flush(struct craft_node *n);
+
 /* ---- apply.c ----------------------------------------------------------- */
 void *nd_apply_main(void *arg);
 /* Queues an item (driver): regular FIFO or urgent. */
 void nd_apply_push(struct craft_node *n, struct ap_item *it, int urgent);
+/* Queues committed entries nobody waits for: the apply thread is woken
+ * only once enough of them wait, or by nd_apply_kick. */
+void nd_apply_push_lazy(struct craft_node *n, struct ap_item *it,
+                        size_t entries);
+/* Wakes the apply thread if items wait for it (driver, every tick). */
+void nd_apply_kick(struct craft_node *n);
+/* On the apply thread (a guest round): runs the queued items up to and
+ * including it, in order. */
+void nd_apply_run_until(struct craft_node *n, struct ap_item *it);
+int nd_on_apply_thread(const struct craft_node *n);
+/* A bounded busy wait: spins for up to ns while *flag is 0; returns it. */
+int nd_spin_for(const atomic_int *flag, int64_t ns);
 /* Runs fsm restore for the snapshot at (index, term) on this thread. */
 int nd_apply_restore(struct craft_node *n, uint64_t index, uint64_t term);
 
 /* ---- driver.c ---------------------------------------------------------- */
 void *nd_driver_main(void *arg);
+/* in_mu held: wakes the driver thread if it sleeps and nobody owns the
+ * driver state (an owner sees new work before it lets go). */
+void nd_driver_wake_locked(struct craft_node *n);
+/* in_mu held: takes the driver state for this thread (a guest) when
+ * nobody owns it and the node runs; 1 when taken. */
+int nd_driver_try_guest_locked(struct craft_node *n);
+/* in_mu held, guest taken: runs rounds while work is queued (at most a
+ * few, or until *done when done is not NULL), then lets go and wakes the
+ * driver thread if work is left. in_mu is held again on return. */
+void nd_driver_guest_locked(struct craft_node *n, const atomic_int *done);
+/* The apply thread, between items: runs the round it owes (it queued a
+ * call without waking the driver) or wakes the driver. */
+void nd_driver_apply_turn(struct craft_node *n);
 /* Steps one event and carries out its actions (driver, or the creating
  * thread before start). Returns the step's error. */
 int nd_driver_step(struct craft_node *n, const craft_event *ev);

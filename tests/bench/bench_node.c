@@ -3,39 +3,60 @@
  * `make bench-node`). A program, not a timed test.
  *
  * A 3-node cluster in one process (craft_hub + craft_mem_storage, the
- * test helpers of craft/testing.h), 16-byte proposals to the leader:
+ * test helpers of craft/testing.h), 64-byte commands proposed on the
+ * leader, each client waiting for its own commit (the entry committed and
+ * applied on the leader). Two kinds of clients:
  *
- *  1. closed loop with 1, 16 and 256 concurrent proposers: each proposer
- *     proposes again from its completion callback (so a "proposer" is an
- *     outstanding request, not an OS thread); commits/s and p50/p99
- *     commit latency (propose call -> completion callback, which runs
- *     after the entry is committed and applied on the leader);
- *  2. open loop (proposals issued at a fixed rate from one thread) at half
- *     the 256-proposer rate, and at 500,000/s (half the target): p50/p99
- *     latency;
- *  3. the pure engine on its own: 3 engines in one thread, messages
- *     delivered synchronously, events stepped per second.
+ *  - threads: N OS threads, each calling craft_node_propose_wait in a
+ *    loop (the way a C program with a thread per request uses craft);
+ *  - async: N chains of craft_node_propose calls, each proposing again
+ *    from its completion callback (on the apply thread).
  *
- * Targets: >= 1,000,000 commits/s at 256 proposers; p99 <= 1 ms
- * at half that load. The figures depend on the machine: the program
- * prints the CPU count next to them.
+ * For 1, 64 and 256 clients of each kind it prints ops/s and the p50/p99
+ * latency (call -> commit seen by the client). Every run is made twice in
+ * the same process: with the runtime's fast paths (the defaults: a call
+ * that waits runs the driver's round itself when the driver is idle, the
+ * hub delivers into an idle node on the sender's thread, bounded spins
+ * before sleeping) and with them off (inline_rounds 0, spin_us 0: every
+ * hop a sleep and a wake-up), the baseline printed next to it. Then:
  *
- * Usage: bench_node [seconds per run, default 2]
+ *  - hops: where one proposal's time goes at 1 client (median per stage:
+ *    call -> leader sends -> follower appends -> follower answers ->
+ *    leader applies -> the caller has its result);
+ *  - idle: CPU time of the whole process (3 idle nodes: ticks, heartbeats)
+ *    over an idle period, as % of one core (getrusage);
+ *  - timing under load: elections and leader changes during the load
+ *    runs, and the longest gap between two messages from the leader to a
+ *    follower (heartbeats must keep flowing: the election timeout is
+ *    10-20 ticks of 10 ms).
+ *
+ * Goals (printed beside the figures): 1 client >= 150k ops/s with p99 <=
+ * 30 us (threads and async); 256 threads >= 500k ops/s, p99 <= 2 ms;
+ * async 256 >= 1.7M ops/s, p99 <= 300 us; idle CPU < 1 % of a core. The
+ * figures depend on the machine: the program prints the CPU count, and
+ * the baseline measured beside them reads as a ratio.
+ *
+ * Usage: bench_node [seconds per run, default 2] [idle seconds, default
+ * 10] [what: "tahi" = threads, async, hops, idle; default all]
+ * [only this client count] [1: skip the baseline]
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "craft.h"
 #include "craft/testing.h"
 
-#define PAYLOAD 16
-#define MAX_SAMPLES (16u * 1024u * 1024u)
+#define PAYLOAD 64
+#define MAX_SAMPLES (8u * 1024u * 1024u)
+#define N 3
 
 static int64_t now_ns(void)
 {
@@ -58,9 +79,35 @@ static void die(const char *what, int rv)
         }                                                                     \
     } while (0)
 
+/* ---- hop timestamps (one proposal in flight: the 1-client run) -------- */
+
+static struct {
+    atomic_int on;
+    atomic_int leader;     /* index of the leader */
+    _Atomic uint64_t seq;  /* the proposal being timed */
+    _Atomic int64_t call, l_send, f_append, f_send, l_apply;
+    atomic_int f_node;     /* the follower that appended first */
+} hop;
+
+static uint64_t seq_of(const void *data, size_t len)
+{
+    uint64_t v = 0;
+    if (len >= 8) {
+        memcpy(&v, data, 8);
+    }
+    return v;
+}
+
+static void stamp_once(_Atomic int64_t *t)
+{
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(t, &zero, now_ns());
+}
+
 /* ---- the state machine: a counter -------------------------------------- */
 
 struct counter {
+    int k; /* node index */
     uint64_t applied;
     unsigned char result[8];
 };
@@ -72,8 +119,10 @@ static int counter_apply(void *user, uint64_t index, uint64_t term,
     struct counter *c = user;
     (void)index;
     (void)term;
-    (void)data;
-    (void)len;
+    if (atomic_load_explicit(&hop.on, memory_order_relaxed) &&
+        c->k == atomic_load(&hop.leader) && seq_of(data, len) == hop.seq) {
+        stamp_once(&hop.l_apply);
+    }
     c->applied++;
     memcpy(c->result, &c->applied, 8);
     *result = c->result;
@@ -100,18 +149,103 @@ static int counter_restore(void *user, uint64_t index, uint64_t term,
     return craft_snapshot_reader_read(r, &c->applied, 8, &n);
 }
 
-/* ---- the cluster ------------------------------------------------------- */
+/* ---- storage and transport wrappers: hop stamps, heartbeat gaps -------- */
 
-#define N 3
+struct wrap {
+    int k;
+    craft_storage_ops st;
+    craft_transport_ops tr;
+    /* leader -> follower send times, for the longest gap under load */
+    _Atomic int64_t last_to[N + 1];
+    _Atomic int64_t max_gap[N + 1];
+};
+
+static atomic_int gaps_on;
+
+static int w_load(void *u, craft_loader *l)
+{
+    struct wrap *w = u;
+    return w->st.load(w->st.user, l);
+}
+static int w_hs(void *u, uint64_t term, uint64_t vote)
+{
+    struct wrap *w = u;
+    return w->st.save_hard_state(w->st.user, term, vote);
+}
+static int w_append(void *u, uint64_t index, uint64_t term, uint32_t type,
+                    const void *data, size_t len)
+{
+    struct wrap *w = u;
+    if (atomic_load_explicit(&hop.on, memory_order_relaxed) &&
+        w->k != atomic_load(&hop.leader) && seq_of(data, len) == hop.seq) {
+        int64_t zero = 0;
+        if (atomic_compare_exchange_strong(&hop.f_append, &zero, now_ns())) {
+            atomic_store(&hop.f_node, w->k);
+        }
+    }
+    return w->st.append(w->st.user, index, term, type, data, len);
+}
+static int w_truncate(void *u, uint64_t index)
+{
+    struct wrap *w = u;
+    return w->st.truncate(w->st.user, index);
+}
+static int w_sync(void *u)
+{
+    struct wrap *w = u;
+    return w->st.sync != NULL ? w->st.sync(w->st.user) : CRAFT_OK;
+}
+static int w_snap_write(void *u, uint64_t index, uint64_t term,
+                        uint64_t offset, const void *data, size_t len,
+                        const void *conf, size_t conf_len, uint32_t flags)
+{
+    struct wrap *w = u;
+    return w->st.snapshot_write(w->st.user, index, term, offset, data, len,
+                                conf, conf_len, flags);
+}
+static int w_snap_read(void *u, uint64_t index, uint64_t offset, void *buf,
+                       size_t count, size_t *n, int *last)
+{
+    struct wrap *w = u;
+    return w->st.snapshot_read(w->st.user, index, offset, buf, count, n,
+                               last);
+}
+
+static int w_send(void *u, uint64_t peer, const void *data, size_t len)
+{
+    struct wrap *w = u;
+    if (atomic_load_explicit(&hop.on, memory_order_relaxed)) {
+        if (w->k == atomic_load(&hop.leader)) {
+            if (hop.call != 0) {
+                stamp_once(&hop.l_send);
+            }
+        } else if (w->k == atomic_load(&hop.f_node) && hop.f_append != 0) {
+            stamp_once(&hop.f_send);
+        }
+    }
+    if (atomic_load_explicit(&gaps_on, memory_order_relaxed) && peer <= N) {
+        int64_t t = now_ns();
+        int64_t prev = atomic_exchange(&w->last_to[peer], t);
+        if (prev != 0 && t - prev > atomic_load(&w->max_gap[peer])) {
+            atomic_store(&w->max_gap[peer], t - prev);
+        }
+    }
+    return w->tr.send(w->tr.user, peer, data, len);
+}
+
+/* ---- the cluster ------------------------------------------------------- */
 
 struct cluster {
     craft_hub *hub;
     craft_mem_storage *ms[N];
     craft_node *node[N];
     struct counter fsm[N];
+    struct wrap w[N];
+    int leader;
 };
 
-static void cluster_start(struct cluster *c)
+/* fast: the defaults; !fast: the baseline, every fast path off. */
+static void cluster_start(struct cluster *c, int fast)
 {
     uint64_t ids[N] = {1, 2, 3};
     memset(c, 0, sizeof(*c));
@@ -121,9 +255,24 @@ static void cluster_start(struct cluster *c)
         craft_transport_ops tr = CRAFT_TRANSPORT_OPS_INIT;
         craft_fsm_ops fsm = CRAFT_FSM_OPS_INIT;
         craft_node_options o = CRAFT_NODE_OPTIONS_INIT;
+        struct wrap *w = &c->w[k];
+        w->k = k;
+        craft_storage_ops_init(&w->st);
+        craft_transport_ops_init(&w->tr);
         CHECK(craft_mem_storage_create(NULL, &c->ms[k]));
-        CHECK(craft_mem_storage_ops(c->ms[k], &st));
-        CHECK(craft_hub_transport(c->hub, ids[k], &tr));
+        CHECK(craft_mem_storage_ops(c->ms[k], &w->st));
+        CHECK(craft_hub_transport(c->hub, ids[k], &w->tr));
+        st.user = w;
+        st.load = w_load;
+        st.save_hard_state = w_hs;
+        st.append = w_append;
+        st.truncate = w_truncate;
+        st.sync = w_sync;
+        st.snapshot_write = w_snap_write;
+        st.snapshot_read = w_snap_read;
+        tr.user = w;
+        tr.send = w_send;
+        c->fsm[k].k = k;
         fsm.user = &c->fsm[k];
         fsm.apply = counter_apply;
         fsm.snapshot = counter_snapshot;
@@ -133,6 +282,10 @@ static void cluster_start(struct cluster *c)
         o.transport = &tr;
         o.fsm = &fsm;
         o.request_timeout_ms = 30000;
+        if (!fast) {
+            o.inline_rounds = 0;
+            o.spin_us = 0;
+        }
         CHECK(craft_node_create(&o, &c->node[k]));
         CHECK(craft_node_bootstrap(c->node[k], ids, N));
         CHECK(craft_hub_attach(c->hub, ids[k], c->node[k]));
@@ -152,6 +305,7 @@ static int cluster_leader(struct cluster *c)
                     }
                 }
                 if (agree) {
+                    c->leader = k;
                     return k;
                 }
             }
@@ -174,59 +328,25 @@ static void cluster_free(struct cluster *c)
     craft_hub_free(c->hub);
 }
 
-/* ---- load ------------------------------------------------------------ */
+static uint64_t metric_sum(struct cluster *c, int id)
+{
+    uint64_t s = 0;
+    for (int k = 0; k < N; k++) {
+        uint64_t v = 0;
+        craft_node_metric(c->node[k], id, &v);
+        s += v;
+    }
+    return s;
+}
 
-struct run {
-    craft_node *leader;
-    atomic_int stop;
-    atomic_long outstanding;
-    uint64_t done;      /* completions: apply thread of the leader only */
+/* ---- results ----------------------------------------------------------- */
+
+struct result {
+    double rate;
+    double p50;
+    double p99;
     uint64_t failed;
-    int64_t *lat;       /* samples, ns */
-    size_t nlat;
-    int64_t t_from;     /* count completions issued after this */
-    unsigned char payload[PAYLOAD];
 };
-
-struct proposer {
-    struct run *run;
-    int64_t start;
-};
-
-static void on_done(void *ctx, const craft_result *res);
-
-static void issue(struct proposer *p)
-{
-    struct run *r = p->run;
-    p->start = now_ns();
-    int rv = craft_node_propose(r->leader, r->payload, PAYLOAD, 0, on_done, p);
-    if (rv != CRAFT_OK) {
-        atomic_fetch_sub(&r->outstanding, 1);
-        r->failed++;
-    }
-}
-
-static void on_done(void *ctx, const craft_result *res)
-{
-    struct proposer *p = ctx;
-    struct run *r = p->run;
-    int64_t t = now_ns();
-    if (craft_result_status(res) == CRAFT_OK) {
-        if (p->start >= r->t_from) {
-            r->done++;
-            if (r->nlat < MAX_SAMPLES) {
-                r->lat[r->nlat++] = t - p->start;
-            }
-        }
-    } else {
-        r->failed++;
-    }
-    if (p->run != NULL && !atomic_load(&r->stop)) {
-        issue(p); /* closed loop: the next request of this proposer */
-    } else {
-        atomic_fetch_sub(&r->outstanding, 1);
-    }
-}
 
 static int cmp64(const void *a, const void *b)
 {
@@ -243,316 +363,412 @@ static double pct(int64_t *v, size_t n, double p)
     return (double)v[k] / 1000.0; /* us */
 }
 
-static void drain(struct run *r)
+/* ---- clients as OS threads in propose_wait ------------------------------ */
+
+struct tclient {
+    pthread_t th;
+    craft_node *leader;
+    atomic_int *stop;
+    int64_t t_from, t_to; /* samples of calls started in the window */
+    int64_t *lat;
+    size_t nlat, cap;
+    uint64_t done, failed;
+    uint64_t seq;
+};
+
+static void *tclient_main(void *arg)
 {
-    atomic_store(&r->stop, 1);
-    while (atomic_load(&r->outstanding) > 0) {
-        usleep(1000);
+    struct tclient *t = arg;
+    unsigned char payload[PAYLOAD];
+    memset(payload, 0x5a, sizeof(payload));
+    while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
+        memcpy(payload, &t->seq, 8);
+        int64_t t0 = now_ns();
+        int rv = craft_node_propose_wait(t->leader, payload, PAYLOAD, 0, NULL);
+        int64_t t1 = now_ns();
+        t->seq++;
+        if (rv != CRAFT_OK) {
+            t->failed++;
+            continue;
+        }
+        if (t0 >= t->t_from && t0 < t->t_to) {
+            t->done++;
+            if (t->nlat < t->cap) {
+                t->lat[t->nlat++] = t1 - t0;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int64_t *all_lat;
+
+static struct result run_threads(struct cluster *c, int nthreads,
+                                 double seconds)
+{
+    struct tclient *ts = calloc((size_t)nthreads, sizeof(*ts));
+    atomic_int stop = 0;
+    int64_t warm = 300000000; /* 0.3 s */
+    int64_t t0 = now_ns();
+    size_t cap = MAX_SAMPLES / (size_t)nthreads;
+    for (int k = 0; k < nthreads; k++) {
+        ts[k].leader = c->node[c->leader];
+        ts[k].stop = &stop;
+        ts[k].t_from = t0 + warm;
+        ts[k].t_to = t0 + warm + (int64_t)(seconds * 1e9);
+        ts[k].lat = all_lat + (size_t)k * cap;
+        ts[k].cap = cap;
+        ts[k].seq = (uint64_t)k << 40;
+        if (pthread_create(&ts[k].th, NULL, tclient_main, &ts[k]) != 0) {
+            fprintf(stderr, "bench_node: pthread_create failed\n");
+            exit(1);
+        }
+    }
+    usleep((useconds_t)(warm / 1000 + seconds * 1e6));
+    atomic_store(&stop, 1);
+    struct result r = {0, 0, 0, 0};
+    size_t n = 0;
+    uint64_t done = 0;
+    for (int k = 0; k < nthreads; k++) {
+        pthread_join(ts[k].th, NULL);
+        memmove(all_lat + n, ts[k].lat, ts[k].nlat * sizeof(int64_t));
+        n += ts[k].nlat;
+        done += ts[k].done;
+        r.failed += ts[k].failed;
+    }
+    r.rate = (double)done / seconds;
+    qsort(all_lat, n, sizeof(int64_t), cmp64);
+    r.p50 = pct(all_lat, n, 0.50);
+    r.p99 = pct(all_lat, n, 0.99);
+    free(ts);
+    return r;
+}
+
+/* ---- clients as chains of async callbacks ------------------------------- */
+
+struct arun {
+    craft_node *leader;
+    atomic_int stop;
+    atomic_long outstanding;
+    int64_t t_from, t_to;
+    uint64_t done, failed;  /* apply thread of the leader only */
+    size_t nlat;
+};
+
+struct achain {
+    struct arun *run;
+    int64_t start;
+    uint64_t seq;
+    unsigned char payload[PAYLOAD];
+};
+
+static void on_done(void *ctx, const craft_result *res);
+
+static void issue(struct achain *p)
+{
+    struct arun *r = p->run;
+    memcpy(p->payload, &p->seq, 8);
+    p->seq++;
+    p->start = now_ns();
+    int rv = craft_node_propose(r->leader, p->payload, PAYLOAD, 0, on_done, p);
+    if (rv != CRAFT_OK) {
+        r->failed++;
+        atomic_fetch_sub(&r->outstanding, 1);
     }
 }
 
-struct result {
-    double rate;
-    double p50;
-    double p99;
-};
-
-static struct result closed_loop(struct cluster *c, int leader, int conc,
-                                 double seconds)
+static void on_done(void *ctx, const craft_result *res)
 {
-    struct run r;
-    struct proposer *ps = calloc((size_t)conc, sizeof(*ps));
+    struct achain *p = ctx;
+    struct arun *r = p->run;
+    int64_t t = now_ns();
+    if (craft_result_status(res) == CRAFT_OK) {
+        if (p->start >= r->t_from && p->start < r->t_to) {
+            r->done++;
+            if (r->nlat < MAX_SAMPLES) {
+                all_lat[r->nlat++] = t - p->start;
+            }
+        }
+    } else {
+        r->failed++;
+    }
+    if (!atomic_load(&r->stop)) {
+        issue(p); /* closed loop: the next request of this chain */
+    } else {
+        atomic_fetch_sub(&r->outstanding, 1);
+    }
+}
+
+static struct result run_async(struct cluster *c, int conc, double seconds)
+{
+    struct arun r;
+    struct achain *ps = calloc((size_t)conc, sizeof(*ps));
     memset(&r, 0, sizeof(r));
-    r.leader = c->node[leader];
-    r.lat = malloc(MAX_SAMPLES * sizeof(*r.lat));
-    int64_t warm = 200000000; /* 0.2 s */
+    r.leader = c->node[c->leader];
+    int64_t warm = 300000000;
     int64_t t0 = now_ns();
     r.t_from = t0 + warm;
+    r.t_to = t0 + warm + (int64_t)(seconds * 1e9);
     atomic_store(&r.outstanding, conc);
     for (int k = 0; k < conc; k++) {
         ps[k].run = &r;
+        ps[k].seq = (uint64_t)k << 40;
+        memset(ps[k].payload, 0x5a, PAYLOAD);
         issue(&ps[k]);
     }
-    usleep((useconds_t)(warm / 1000));
-    uint64_t applied0 = craft_node_applied_index(r.leader);
-    int64_t t1 = now_ns();
-    usleep((useconds_t)(seconds * 1e6));
-    int64_t t2 = now_ns();
-    uint64_t applied1 = craft_node_applied_index(r.leader);
-    drain(&r);
-    struct result res;
-    res.rate = (double)(applied1 - applied0) / ((double)(t2 - t1) / 1e9);
-    qsort(r.lat, r.nlat, sizeof(*r.lat), cmp64);
-    res.p50 = pct(r.lat, r.nlat, 0.50);
-    res.p99 = pct(r.lat, r.nlat, 0.99);
-    if (r.failed > 0) {
-        printf("  (%llu proposals failed)\n", (unsigned long long)r.failed);
+    usleep((useconds_t)(warm / 1000 + seconds * 1e6));
+    atomic_store(&r.stop, 1);
+    while (atomic_load(&r.outstanding) > 0) {
+        usleep(1000);
     }
-    free(r.lat);
+    struct result res;
+    res.rate = (double)r.done / seconds;
+    qsort(all_lat, r.nlat, sizeof(int64_t), cmp64);
+    res.p50 = pct(all_lat, r.nlat, 0.50);
+    res.p99 = pct(all_lat, r.nlat, 0.99);
+    res.failed = r.failed;
     free(ps);
     return res;
 }
 
-/* Open loop: proposals issued at a fixed rate from this thread. */
-static void on_paced(void *ctx, const craft_result *res)
+/* ---- hops ----------------------------------------------------------------- */
+
+#define HOPS 6
+static const char *const hop_names[HOPS] = {
+    "call -> leader sends", "leader sends -> follower appends",
+    "follower appends -> follower answers",
+    "follower answers -> leader applies", "leader applies -> caller returns",
+    "total"};
+
+static void run_hops(struct cluster *c, double seconds, double med[HOPS])
 {
-    struct proposer *p = ctx;
-    struct run *r = p->run;
-    if (craft_result_status(res) == CRAFT_OK) {
-        if (p->start >= r->t_from && r->nlat < MAX_SAMPLES) {
-            r->lat[r->nlat++] = now_ns() - p->start;
+    size_t cap = 1u << 20, n = 0;
+    int64_t *d = malloc(cap * HOPS * sizeof(int64_t));
+    unsigned char payload[PAYLOAD];
+    memset(payload, 0x5a, sizeof(payload));
+    craft_node *leader = c->node[c->leader];
+    atomic_store(&hop.leader, c->leader);
+    uint64_t seq = (uint64_t)1 << 62;
+    int64_t end = now_ns() + (int64_t)(seconds * 1e9);
+    while (now_ns() < end && n < cap) {
+        seq++;
+        atomic_store(&hop.seq, seq);
+        atomic_store(&hop.l_send, 0);
+        atomic_store(&hop.f_append, 0);
+        atomic_store(&hop.f_send, 0);
+        atomic_store(&hop.l_apply, 0);
+        atomic_store(&hop.f_node, -1);
+        atomic_store(&hop.call, 0);
+        atomic_store(&hop.on, 1);
+        memcpy(payload, &seq, 8);
+        int64_t t0 = now_ns();
+        atomic_store(&hop.call, t0);
+        int rv = craft_node_propose_wait(leader, payload, PAYLOAD, 0, NULL);
+        int64_t t5 = now_ns();
+        atomic_store(&hop.on, 0);
+        int64_t t1 = hop.l_send, t2 = hop.f_append, t3 = hop.f_send,
+                t4 = hop.l_apply;
+        if (rv != CRAFT_OK || t1 == 0 || t2 == 0 || t3 == 0 || t4 == 0 ||
+            !(t0 <= t1 && t1 <= t2 && t2 <= t3 && t3 <= t4 && t4 <= t5)) {
+            continue; /* a heartbeat got in the way; skip the sample */
         }
-        r->done++;
-    } else {
-        r->failed++;
+        int64_t *row = d + n * HOPS;
+        row[0] = t1 - t0;
+        row[1] = t2 - t1;
+        row[2] = t3 - t2;
+        row[3] = t4 - t3;
+        row[4] = t5 - t4;
+        row[5] = t5 - t0;
+        n++;
     }
-    free(p);
-    atomic_fetch_sub(&r->outstanding, 1);
+    int64_t *col = malloc((n ? n : 1) * sizeof(int64_t));
+    for (int h = 0; h < HOPS; h++) {
+        for (size_t k = 0; k < n; k++) {
+            col[k] = d[k * HOPS + (size_t)h];
+        }
+        qsort(col, n, sizeof(int64_t), cmp64);
+        med[h] = pct(col, n, 0.5);
+    }
+    free(col);
+    free(d);
 }
 
-static struct result open_loop(struct cluster *c, int leader, double rate,
-                               double seconds)
+/* ---- idle CPU ------------------------------------------------------------- */
+
+static double cpu_s(void)
 {
-    struct run r;
-    memset(&r, 0, sizeof(r));
-    r.leader = c->node[leader];
-    r.lat = malloc(MAX_SAMPLES * sizeof(*r.lat));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double run_idle(double seconds)
+{
+    usleep(300000); /* let the last run's work settle */
+    double c0 = cpu_s();
     int64_t t0 = now_ns();
-    r.t_from = t0 + 200000000;
-    int64_t end = r.t_from + (int64_t)(seconds * 1e9);
-    uint64_t issued = 0;
-    for (;;) {
-        int64_t t = now_ns();
-        if (t >= end) {
-            break;
-        }
-        uint64_t due = (uint64_t)((double)(t - t0) / 1e9 * rate);
-        while (issued < due) {
-            struct proposer *p = malloc(sizeof(*p));
-            p->run = &r;
-            p->start = now_ns();
-            atomic_fetch_add(&r.outstanding, 1);
-            if (craft_node_propose(r.leader, r.payload, PAYLOAD, 0, on_paced,
-                                   p) != CRAFT_OK) {
-                atomic_fetch_sub(&r.outstanding, 1);
-                free(p);
-                r.failed++;
-            }
-            issued++;
-        }
-        struct timespec ts = {0, 50000}; /* 50 us */
-        nanosleep(&ts, NULL);
-    }
-    drain(&r);
-    struct result res;
-    res.rate = (double)issued / ((double)(end - t0) / 1e9);
-    qsort(r.lat, r.nlat, sizeof(*r.lat), cmp64);
-    res.p50 = pct(r.lat, r.nlat, 0.50);
-    res.p99 = pct(r.lat, r.nlat, 0.99);
-    free(r.lat);
-    return res;
+    usleep((useconds_t)(seconds * 1e6));
+    double c1 = cpu_s();
+    int64_t t1 = now_ns();
+    return 100.0 * (c1 - c0) / ((double)(t1 - t0) / 1e9);
 }
 
-/* ---- the engine alone ---------------------------------------------------- */
+/* ---- the report ------------------------------------------------------------ */
 
-struct emsg {
-    int to;
-    size_t len;
-    unsigned char *b;
+#define MODES 2 /* 0: fast paths (defaults), 1: baseline */
+
+struct row {
+    const char *name;
+    const char *goal;
+    int threads; /* 1: OS threads, 0: async */
+    int clients;
+    struct result r[MODES];
+    int ran;
 };
 
-struct eq {
-    struct emsg *v;
-    size_t n, cap;
+static struct row rows[] = {
+    {.name = "1 client, threads (propose_wait)",
+     .goal = ">= 150k, p99 <= 30", .threads = 1, .clients = 1},
+    {.name = "64 threads", .goal = "", .threads = 1, .clients = 64},
+    {.name = "256 threads", .goal = ">= 500k, p99 <= 2000", .threads = 1,
+     .clients = 256},
+    {.name = "1 client, async callbacks", .goal = ">= 150k, p99 <= 30",
+     .threads = 0, .clients = 1},
+    {.name = "64 async", .goal = "", .threads = 0, .clients = 64},
+    {.name = "256 async", .goal = ">= 1.7M, p99 <= 300", .threads = 0,
+     .clients = 256},
 };
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-static void eq_push(struct eq *q, int to, const void *b, size_t len)
+static void fmt_rate(char *buf, size_t cap, double r)
 {
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 1024;
-        q->v = realloc(q->v, q->cap * sizeof(*q->v));
-    }
-    q->v[q->n].to = to;
-    q->v[q->n].len = len;
-    q->v[q->n].b = malloc(len);
-    memcpy(q->v[q->n].b, b, len);
-    q->n++;
-}
-
-static uint64_t esteps;
-
-/* Carries out the actions of engine k like a synchronous host. */
-static void eexec(craft_engine **e, craft_actions **a, int k, struct eq *q,
-                  uint64_t *applied)
-{
-    size_t n = craft_actions_count(a[k]);
-    uint64_t pidx = 0, pterm = 0;
-    for (size_t i = 0; i < n; i++) {
-        int t = craft_action_type(a[k], i);
-        if (t == CRAFT_ACTION_SEND) {
-            const void *b;
-            size_t len;
-            CHECK(craft_action_message(a[k], i, &b, &len));
-            eq_push(q, (int)craft_action_peer(a[k], i) - 1, b, len);
-        } else if (t == CRAFT_ACTION_APPEND) {
-            size_t cnt = craft_action_count(a[k], i);
-            pidx = craft_action_index(a[k], i) + cnt - 1;
-            craft_action_entry(a[k], i, cnt - 1, &pterm, NULL, NULL, NULL);
-        } else if (t == CRAFT_ACTION_APPLY) {
-            applied[k] += craft_action_count(a[k], i);
-        }
-    }
-    if (pidx != 0) {
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_PERSISTED;
-        ev.index = pidx;
-        ev.term = pterm;
-        CHECK(craft_engine_step(e[k], &ev, a[k]));
-        esteps++;
-        eexec(e, a, k, q, applied);
+    if (r >= 1e6) {
+        snprintf(buf, cap, "%.2fM", r / 1e6);
+    } else {
+        snprintf(buf, cap, "%.1fk", r / 1e3);
     }
 }
 
-static void engine_bench(double seconds, size_t batch)
+static void print_cell(const struct result *r)
 {
-    craft_engine *e[N];
-    craft_actions *a[N];
-    uint64_t ids[N] = {1, 2, 3}, applied[N] = {0, 0, 0};
-    struct eq q = {NULL, 0, 0};
-    for (int k = 0; k < N; k++) {
-        craft_engine_options o = CRAFT_ENGINE_OPTIONS_INIT;
-        o.id = ids[k];
-        o.snapshot_entries = 0;
-        o.snapshot_bytes = 0;
-        CHECK(craft_engine_create(&o, &e[k]));
-        CHECK(craft_actions_create(NULL, &a[k]));
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_BOOTSTRAP;
-        ev.ids = ids;
-        ev.nids = N;
-        CHECK(craft_engine_step(e[k], &ev, a[k]));
-        eexec(e, a, k, &q, applied);
-    }
-    /* Elect server 1: tick it alone until it leads. */
-    while (craft_engine_role(e[0]) != CRAFT_ROLE_LEADER) {
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_TICK;
-        CHECK(craft_engine_step(e[0], &ev, a[0]));
-        eexec(e, a, 0, &q, applied);
-        for (size_t m = 0; m < q.n; m++) {
-            craft_event mv = CRAFT_EVENT_INIT;
-            mv.type = CRAFT_EVENT_MESSAGE;
-            mv.data = q.v[m].b;
-            mv.len = q.v[m].len;
-            if (craft_engine_step(e[q.v[m].to], &mv, a[q.v[m].to]) ==
-                CRAFT_OK) {
-                eexec(e, a, q.v[m].to, &q, applied);
-            }
-            free(q.v[m].b);
-        }
-        q.n = 0;
-    }
-    unsigned char payload[PAYLOAD] = {0};
-    craft_buf bufs[256];
-    for (int k = 0; k < 256; k++) {
-        bufs[k].base = payload;
-        bufs[k].len = PAYLOAD;
-    }
-    esteps = 0;
-    uint64_t a0 = applied[0];
-    int64_t t0 = now_ns(), t1;
-    do {
-        for (int r = 0; r < 64; r++) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_PROPOSE;
-            ev.bufs = bufs;
-            ev.nbufs = batch;
-            CHECK(craft_engine_step(e[0], &ev, a[0]));
-            esteps++;
-            eexec(e, a, 0, &q, applied);
-            /* deliver (a queue, so replies are handled as they come) */
-            for (size_t m = 0; m < q.n; m++) {
-                craft_event mv = CRAFT_EVENT_INIT;
-                mv.type = CRAFT_EVENT_MESSAGE;
-                mv.data = q.v[m].b;
-                mv.len = q.v[m].len;
-                if (craft_engine_step(e[q.v[m].to], &mv, a[q.v[m].to]) ==
-                    CRAFT_OK) {
-                    esteps++;
-                    eexec(e, a, q.v[m].to, &q, applied);
-                }
-                free(q.v[m].b);
-            }
-            q.n = 0;
-        }
-        t1 = now_ns();
-    } while (t1 - t0 < (int64_t)(seconds * 1e9));
-    double secs = (double)(t1 - t0) / 1e9;
-    printf("engine alone, proposals in batches of %3zu: %10.0f events/s, "
-           "%10.0f entries committed/s\n",
-           batch, (double)esteps / secs, (double)(applied[0] - a0) / secs);
-    for (int k = 0; k < N; k++) {
-        craft_actions_free(a[k]);
-        craft_engine_free(e[k]);
-    }
-    free(q.v);
+    char rate[32];
+    fmt_rate(rate, sizeof(rate), r->rate);
+    printf(" %8s %7.1f %8.1f |", rate, r->p50, r->p99);
 }
 
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
+    double idle_s = argc > 2 ? atof(argv[2]) : 10.0;
+    const char *what = argc > 3 ? argv[3] : "tahi";
+    int only = argc > 4 ? atoi(argv[4]) : 0; /* one client count */
+    int modes = argc > 5 ? atoi(argv[5]) : MODES; /* 1: no baseline */
     if (seconds <= 0) {
         seconds = 2.0;
     }
+    if (idle_s <= 0) {
+        idle_s = 10.0;
+    }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("bench_node: 3-node cluster in one process (craft_hub + "
-           "craft_mem_storage), %d-byte proposals, %ld CPUs, %.1f s per "
-           "run\n",
-           PAYLOAD, cpus, seconds);
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) < 0) {
+        load[0] = -1;
+    }
+    all_lat = malloc(MAX_SAMPLES * sizeof(int64_t));
+    printf("bench_node: 3 nodes in one process (craft_mem_storage + "
+           "craft_hub), %d-byte commands, each client waits for its commit; "
+           "%ld CPUs, load average %.2f; %.1f s per run\n",
+           PAYLOAD, cpus, load[0], seconds);
 
-    struct cluster c;
-    cluster_start(&c);
-    int leader = cluster_leader(&c);
-    const int concs[] = {1, 16, 256};
-    double best = 0;
-    printf("%-12s %14s %10s %10s\n", "proposers", "commits/s", "p50 us",
-           "p99 us");
-    for (size_t k = 0; k < sizeof(concs) / sizeof(concs[0]); k++) {
-        struct result r = closed_loop(&c, leader, concs[k], seconds);
-        printf("%-12d %14.0f %10.1f %10.1f\n", concs[k], r.rate, r.p50,
-               r.p99);
-        fflush(stdout);
-        if (concs[k] == 256) {
-            best = r.rate;
+    double hops[MODES][HOPS];
+    double idle[MODES] = {0, 0};
+    uint64_t elections[MODES] = {0, 0}, changes[MODES] = {0, 0};
+    double gap_ms[MODES] = {0, 0};
+    memset(hops, 0, sizeof(hops));
+
+    for (int m = 0; m < modes && m < MODES; m++) {
+        struct cluster c;
+        cluster_start(&c, m == 0);
+        cluster_leader(&c);
+        uint64_t e0 = metric_sum(&c, CRAFT_METRIC_ELECTIONS);
+        uint64_t l0 = metric_sum(&c, CRAFT_METRIC_LEADER_CHANGES);
+        atomic_store(&gaps_on, 1);
+        for (size_t k = 0; k < NROWS; k++) {
+            struct row *rw = &rows[k];
+            if (strchr(what, rw->threads ? 't' : 'a') == NULL ||
+                (only != 0 && rw->clients != only)) {
+                continue;
+            }
+            if (craft_node_role(c.node[c.leader]) != CRAFT_ROLE_LEADER) {
+                printf("  (the leader changed: node %d now)\n",
+                       cluster_leader(&c) + 1);
+            }
+            rw->r[m] = rw->threads ? run_threads(&c, rw->clients, seconds)
+                                   : run_async(&c, rw->clients, seconds);
+            rw->ran = 1;
+            if (rw->r[m].failed > 0) {
+                printf("  (%s, %s: %llu proposals failed)\n", rw->name,
+                       m == 0 ? "fast" : "baseline",
+                       (unsigned long long)rw->r[m].failed);
+            }
+        }
+        atomic_store(&gaps_on, 0);
+        for (int p = 0; p < N; p++) {
+            if (p == c.leader) {
+                continue;
+            }
+            double g = (double)atomic_load(&c.w[c.leader].max_gap[p + 1]) /
+                       1e6;
+            if (g > gap_ms[m]) {
+                gap_ms[m] = g;
+            }
+        }
+        elections[m] = metric_sum(&c, CRAFT_METRIC_ELECTIONS) - e0;
+        changes[m] = metric_sum(&c, CRAFT_METRIC_LEADER_CHANGES) - l0;
+        if (strchr(what, 'h') != NULL) {
+            run_hops(&c, seconds, hops[m]);
+        }
+        if (strchr(what, 'i') != NULL) {
+            idle[m] = run_idle(idle_s);
+        }
+        cluster_free(&c);
+    }
+
+    printf("\n%-34s %-22s | %-26s | %-26s | %s\n", "clients", "goal: ops/s, us",
+           "this run: ops/s  p50  p99", "baseline: ops/s  p50  p99",
+           "ratio");
+    for (size_t k = 0; k < NROWS; k++) {
+        struct row *rw = &rows[k];
+        if (!rw->ran) {
+            continue;
+        }
+        printf("%-34s %-22s |", rw->name, rw->goal);
+        print_cell(&rw->r[0]);
+        print_cell(&rw->r[1]);
+        printf(" %5.2fx\n",
+               rw->r[1].rate > 0 ? rw->r[0].rate / rw->r[1].rate : 0.0);
+    }
+    if (strchr(what, 'h') != NULL) {
+        printf("\nhops of one proposal at 1 client (propose_wait), median us:"
+               "\n");
+        for (int h = 0; h < HOPS; h++) {
+            printf("  %-38s %8.1f   baseline %8.1f\n", hop_names[h],
+                   hops[0][h], hops[1][h]);
         }
     }
-    struct result h = open_loop(&c, leader, best / 2, seconds);
-    printf("%-12s %14.0f %10.1f %10.1f   (open loop, half the 256 rate)\n",
-           "paced", h.rate, h.p50, h.p99);
-    h = open_loop(&c, leader, 500000, seconds);
-    printf("%-12s %14.0f %10.1f %10.1f   (open loop, half the target)\n",
-           "paced", h.rate, h.p50, h.p99);
-    uint64_t v = 0;
-    craft_node_metric(c.node[leader], CRAFT_METRIC_SYNCS, &v);
-    uint64_t w = 0;
-    craft_node_metric(c.node[leader], CRAFT_METRIC_ENTRIES_WRITTEN, &w);
-    printf("leader: %llu entries written in %llu syncs (%.1f per sync)\n",
-           (unsigned long long)w, (unsigned long long)v,
-           v ? (double)w / (double)v : 0.0);
-    craft_node_metric(c.node[leader], CRAFT_METRIC_SNAPSHOTS_TAKEN, &v);
-    printf("leader: %llu snapshots taken (engine policy: every 8192 "
-           "entries)\n",
-           (unsigned long long)v);
-    if (craft_node_role(c.node[leader]) != CRAFT_ROLE_LEADER) {
-        printf("note: the leader changed during the run\n");
+    if (strchr(what, 'i') != NULL) {
+        printf("\nidle CPU of the 3-node cluster over %.0f s: %.2f %% of a "
+               "core (goal < 1 %%), baseline %.2f %%\n",
+               idle_s, idle[0], idle[1]);
     }
-    cluster_free(&c);
-    printf("the engine on its own (3 engines in one thread, messages "
-           "delivered at once):\n");
-    engine_bench(seconds, 1);
-    engine_bench(seconds, 16);
-    engine_bench(seconds, 256);
-    printf("targets: >= 1000000 commits/s at 256 proposers; p99 <= 1000 us "
-           "at half that load\n");
+    printf("timing under load: %llu elections, %llu leader changes "
+           "(baseline %llu, %llu); longest gap between two messages from "
+           "the leader to a follower %.1f ms (baseline %.1f ms; heartbeat "
+           "every tick of 10 ms, election timeout 100-200 ms)\n",
+           (unsigned long long)elections[0], (unsigned long long)changes[0],
+           (unsigned long long)elections[1], (unsigned long long)changes[1],
+           gap_ms[0], gap_ms[1]);
+    free(all_lat);
     return 0;
 }

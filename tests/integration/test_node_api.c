@@ -41,6 +41,8 @@ START_TEST(init_macros_match_functions)
     ck_assert_uint_eq(o.max_pending, 65536);
     ck_assert_uint_eq(o.wait_leader, 0);
     ck_assert_uint_eq(o.wait_room, 0);
+    ck_assert_uint_eq(o.inline_rounds, 1);
+    ck_assert_uint_eq(o.spin_us, 50);
 }
 END_TEST
 

@@ -43,7 +43,7 @@ static void *watcher(void *arg)
 
 static void run(int slow_all)
 {
-    struct tcluster c;
+    static struct tcluster c; /* static: the watcher outlives a failed check */
     static struct twait w[NPROPS];
     tc_init(&c);
     c.opts.apply_queue_entries = BOUND;
@@ -60,7 +60,7 @@ static void run(int slow_all)
             atomic_store(&tc_node(&c, id)->fsm.delay_us, DELAY_US);
         }
     }
-    struct watch wt;
+    static struct watch wt;
     memset(&wt, 0, sizeof(wt));
     wt.c = &c;
     wt.leader = leader;
