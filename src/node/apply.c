@@ -6,6 +6,7 @@
  * urgent list served before the FIFO, so a long apply backlog does not
  * delay them.
  */
+#include <sched.h>
 #include <string.h>
 
 #include "node/node.h"
@@ -98,6 +99,9 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Polls *flag for up to ns. Every few checks it yields the CPU: on a
+ * loaded machine the thread it waits for may be runnable on this very
+ * CPU, and a plain spin would only delay it. */
 int nd_spin_for(const atomic_int *flag, int64_t ns)
 {
     int64_t end = 0;
@@ -105,15 +109,17 @@ int nd_spin_for(const atomic_int *flag, int64_t ns)
         if (atomic_load_explicit(flag, memory_order_acquire)) {
             return 1;
         }
-        if ((k & 63) == 0) {
+        if ((k & 31) == 31) {
             int64_t now = nd_now_ns();
             if (end == 0) {
                 end = now + ns;
             } else if (now >= end) {
                 return 0;
             }
+            sched_yield();
+        } else {
+            cpu_relax();
         }
-        cpu_relax();
     }
 }
 

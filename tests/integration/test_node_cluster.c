@@ -291,12 +291,14 @@ START_TEST(status_and_metrics)
     craft_node *ln = tc_node(&c, leader)->node;
     ck_assert_int_eq(craft_node_metrics_text(ln, NULL, 0, &len),
                      CRAFT_ETOOBIG);
-    char *text = malloc(len + 1);
+    /* The cluster runs on (heartbeats are counted): the text may have
+     * grown a few digits by the second call. */
+    char *text = malloc(len + 1 + 1024);
     size_t len2 = 0;
-    ck_assert_int_eq(craft_node_metrics_text(ln, text, len + 1, &len2),
-                     CRAFT_OK);
-    ck_assert_uint_eq(len, len2);
-    ck_assert_uint_eq(strlen(text), len);
+    ck_assert_int_eq(
+        craft_node_metrics_text(ln, text, len + 1 + 1024, &len2), CRAFT_OK);
+    ck_assert_uint_ge(len2 + 64, len);
+    ck_assert_uint_eq(strlen(text), len2);
     char want[64];
     snprintf(want, sizeof(want), "craft_is_leader{node=\"%llu\"} 1\n",
              (unsigned long long)leader);
