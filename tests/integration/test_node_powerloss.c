@@ -45,9 +45,14 @@ static void on_done(void *ctx, const craft_result *res)
 static uint64_t propose_for(struct tcluster *c, struct prop *p,
                             uint64_t next, int ms)
 {
-    int64_t end = tc_now_ms() + ms;
+    /* the window starts once a leader is known: an election may take
+     * longer than the window on a loaded machine */
     uint64_t leader = tc_wait_leader(c);
-    while (tc_now_ms() < end) {
+    int64_t end = tc_now_ms() + ms;
+    /* until at least one value is acknowledged too (generous bound) */
+    int64_t last = end + 30000;
+    while (tc_now_ms() < end ||
+           (atomic_load(&p->acked_max) == 0 && tc_now_ms() < last)) {
         if (atomic_load(&p->inflight) >= 64) {
             tc_sleep_ms(1);
             continue;
