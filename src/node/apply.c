@@ -220,6 +220,13 @@ static void apply_batch(struct craft_node *n, struct ap_batch *b)
             }
         }
         atomic_store_explicit(&n->q_applied, index, memory_order_release);
+        /* Entry by entry: a slow state machine must not keep a paused
+         * follower deaf (and its leader without a quorum) for a whole
+         * batch. */
+        atomic_fetch_sub_explicit(&n->backlog_entries, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_sub_explicit(&n->backlog_bytes, e->len,
+                                  memory_order_relaxed);
         if (e->prop != NULL) {
             struct call *c = e->prop;
             c->res.status = status;
@@ -232,8 +239,6 @@ static void apply_batch(struct craft_node *n, struct ap_batch *b)
         }
     }
     nd_metric_add(n, CRAFT_METRIC_APPLIES, b->n);
-    atomic_fetch_sub(&n->backlog_entries, b->n);
-    atomic_fetch_sub(&n->backlog_bytes, b->bytes);
     craft_free(&n->alloc, b);
 }
 

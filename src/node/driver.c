@@ -500,6 +500,27 @@ static void take_work_locked(struct craft_node *n, struct work *w)
                           memory_order_relaxed);
 }
 
+/* Puts msgs (a list taken by this round) back at the head of the inbox,
+ * before what arrived meanwhile: arrival order is kept. */
+static void requeue_msgs(struct craft_node *n, struct inmsg *msgs)
+{
+    struct inmsg *last = msgs;
+    size_t bytes = last->len;
+    while (last->next != NULL) {
+        last = last->next;
+        bytes += last->len;
+    }
+    pthread_mutex_lock(&n->in_mu);
+    last->next = n->msg_head;
+    if (n->msg_tail == NULL) {
+        n->msg_tail = last;
+    }
+    n->msg_head = msgs;
+    n->inbox_bytes += bytes;
+    atomic_store_explicit(&n->in_work, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&n->in_mu);
+}
+
 /* One round (the driver state is this thread's; in_mu not held). */
 static void run_round(struct craft_node *n, struct work *w)
 {
@@ -531,6 +552,14 @@ static void run_round(struct craft_node *n, struct work *w)
         nd_exec_snapshot_taken(n, t);
     }
     while (w->msgs != NULL) {
+        if (!w->paused && is_paused(n)) {
+            /* The backlog passed the bound in this round: the rest waits
+             * in the inbox, so that one message's commits are all that
+             * comes on top of it. */
+            requeue_msgs(n, w->msgs);
+            w->msgs = NULL;
+            break;
+        }
         struct inmsg *m = w->msgs;
         w->msgs = m->next;
         if (!atomic_load(&n->failed)) {
