@@ -23,6 +23,13 @@
  * O_DIRECT block. */
 #define FS_WBUF_BYTES (1024u * 1024u)
 #define FS_BLOCK 4096u
+/* How far past the end of the log a preallocated tail is written with
+ * zeros ahead of the records (log.c, zero_ahead). A multiple of
+ * FS_BLOCK. */
+#define FS_ZERO_AHEAD (1024u * 1024u)
+/* The zeros are written from a buffer of this size (a multiple of
+ * FS_BLOCK). */
+#define FS_ZBUF_BYTES (256u * 1024u)
 /* Reads of segments and snapshots go through a buffer of this size
  * (grown only for a record larger than it). */
 #define FS_RBUF_BYTES (1024u * 1024u)
@@ -75,11 +82,17 @@ struct craft_file_storage {
     int tail_fd;           /* the tail's descriptor, or -1 */
     int tail_dirty;        /* written since its last sync */
     uint64_t tail_synced;  /* bytes of the tail known durable */
+    uint64_t tail_zeroed;  /* the tail's bytes below this were written
+                            * (records or zeros): overwriting them needs
+                            * no block allocation (log.c, zero_ahead) */
     unsigned char *wbuf_raw;
     unsigned char *wbuf;   /* aligned to FS_BLOCK */
     uint64_t woff;         /* file offset of wbuf[0] */
     size_t wlen;           /* bytes in wbuf; tail end = woff + wlen */
     size_t wpre;           /* O_DIRECT: wbuf[0, wpre) is already on disk */
+    unsigned char *zbuf_raw;
+    unsigned char *zbuf;   /* FS_ZBUF_BYTES of zeros, aligned; NULL when
+                            * nothing is preallocated or synced */
 
     /* the current snapshot (index 0: none) */
     uint64_t snap_index;

@@ -411,6 +411,7 @@ static void fs_free(craft_file_storage *fs)
     }
     craft_free(&fs->alloc, fs->segs);
     craft_free(&fs->alloc, fs->wbuf_raw);
+    craft_free(&fs->alloc, fs->zbuf_raw);
     craft_free(&fs->alloc, fs->rbuf);
     craft_free(&fs->alloc, fs->dir);
     pthread_mutex_destroy(&fs->mu);
@@ -561,6 +562,20 @@ int fs_open_io(const char *dir, const craft_file_storage_options *opts,
     memcpy(fs->dir, dir, dlen + 1);
     fs->wbuf = (unsigned char *)(((uintptr_t)fs->wbuf_raw + FS_BLOCK - 1) &
                                  ~(uintptr_t)(FS_BLOCK - 1));
+    if (fs->prealloc &&
+        fs->sync_mode != CRAFT_FILE_SYNC_NONE_UNSAFE_FOR_TESTS) {
+        /* for log.c's zero_ahead */
+        fs->zbuf_raw = craft_malloc(&al, FS_ZBUF_BYTES + FS_BLOCK);
+        if (fs->zbuf_raw == NULL) {
+            copy_err(errbuf, errcap, "craft file storage: no memory");
+            fs_free(fs);
+            return CRAFT_ENOMEM;
+        }
+        fs->zbuf = (unsigned char *)(((uintptr_t)fs->zbuf_raw + FS_BLOCK -
+                                      1) &
+                                     ~(uintptr_t)(FS_BLOCK - 1));
+        memset(fs->zbuf, 0, FS_ZBUF_BYTES);
+    }
     rv = open_storage(fs);
     if (rv != CRAFT_OK) {
         char msg[FS_ERR_MAX];

@@ -212,9 +212,11 @@ static int rates(double secs)
                 break;
             }
             printf("  batch %3d: %10.0f entries/s %8.0f syncs/s  = %5.1f %% "
-                   "of raw syncs/s, %6.1fx raw in entries/s\n",
+                   "of raw syncs/s (%5.1f %% of in place), %6.1fx raw in "
+                   "entries/s\n",
                    batches[b], r.entries_s, r.syncs_s,
-                   100.0 * r.syncs_s / raw, r.entries_s / raw);
+                   100.0 * r.syncs_s / raw, 100.0 * r.syncs_s / raw_inplace,
+                   r.entries_s / raw);
             if (modes[m] == CRAFT_FILE_SYNC_FDATASYNC) {
                 if (batches[b] == 1 && r.syncs_s < 0.9 * raw) {
                     ok = 0;

@@ -24,6 +24,12 @@
  *     FI_CRASH_KEEP   nothing is undone (a process crash: the kernel keeps
  *                     the page cache)
  *
+ * O_DIRECT is taken off the flags (the tests' directories may be on a
+ * filesystem without it, and the model is the disk anyway) but its rules
+ * are kept: a write on such a descriptor whose buffer, length or offset
+ * is not a multiple of 4 KiB fails with EINVAL, as the kernel's would,
+ * and is counted in misaligned.
+ *
  * Durability is modelled per file name: an undo log of the unsynced
  * writes (old bytes and size) is cleared by fdatasync/fsync of the file;
  * creations, renames and unlinks are undone unless the directory was
@@ -96,6 +102,8 @@ struct fi {
     char fdname[FI_MAX_FDS][80]; /* "" for a directory or unknown fd */
     int fdused[FI_MAX_FDS];
     int fddsync[FI_MAX_FDS]; /* opened O_DSYNC: writes durable at once */
+    int fddirect[FI_MAX_FDS]; /* opened O_DIRECT: 4 KiB aligned writes */
+    uint64_t misaligned; /* O_DIRECT writes refused for their alignment */
     struct fi_dirop ops[FI_MAX_DIROPS];
     size_t nops;
 };
@@ -331,6 +339,11 @@ static int fi_openat(void *user, int dirfd, const char *name, int flags,
             fi_record(f, name, 0, fi_size_at(f, name));
         }
     }
+    int odirect = 0;
+#ifdef O_DIRECT
+    odirect = (flags & O_DIRECT) != 0;
+    flags &= ~O_DIRECT;
+#endif
     int fd = openat(dirfd, name, flags | O_CLOEXEC, (mode_t)mode);
     if (fd < 0) {
         return -errno;
@@ -344,6 +357,7 @@ static int fi_openat(void *user, int dirfd, const char *name, int flags,
     if (fd < FI_MAX_FDS) {
         f->fdused[fd] = 1;
         f->fddsync[fd] = (flags & O_DSYNC) == O_DSYNC;
+        f->fddirect[fd] = odirect;
         snprintf(f->fdname[fd], sizeof(f->fdname[fd]), "%s", name);
     }
     return fd;
@@ -367,6 +381,11 @@ static int fi_pwrite(void *user, int fd, const void *buf, size_t len,
     *done = 0;
     if (f->crashed) {
         return -EIO;
+    }
+    if (fd >= 0 && fd < FI_MAX_FDS && f->fddirect[fd] &&
+        (((uintptr_t)buf | len | off) & 4095u) != 0) {
+        f->misaligned++;
+        return -EINVAL;
     }
     int k = fi_point(f);
     if (k == FI_EIO || k == FI_ENOSPC) {

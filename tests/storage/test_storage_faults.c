@@ -23,7 +23,8 @@
  *
  * After EIO/ENOSPC the storage must stay stopped: no later sync returns
  * OK (a failed fsync is never retried as if the data were safe). After a
- * short write nothing fails at all.
+ * short write nothing fails at all. Every sync mode but the unsafe one
+ * runs it; O_DIRECT writes must keep to 4 KiB alignment.
  */
 #define _GNU_SOURCE /* SEEK_DATA */
 #include "faultio.h"
@@ -246,7 +247,7 @@ static craft_file_storage_options opts(char *err, size_t cap)
 {
     craft_file_storage_options o = CRAFT_FILE_STORAGE_OPTIONS_INIT;
     o.sync_mode = MODE;
-    o.segment_bytes = 4096; /* many rolls */
+    o.segment_bytes = 12288; /* many rolls, and zeros written ahead */
     o.preallocate = 1;
     o.errbuf = err;
     o.errbuf_size = cap;
@@ -402,6 +403,10 @@ static uint64_t run(uint64_t point, int kind, uint64_t seed)
         }
         craft_file_storage_close(fs);
     }
+    ck_assert_msg(f.misaligned == 0,
+                  "%s at point %llu: %llu O_DIRECT writes not 4 KiB "
+                  "aligned", kind_name(kind), (unsigned long long)point,
+                  (unsigned long long)f.misaligned);
     uint64_t points = f.points;
     if (!f.crashed) {
         /* EIO/ENOSPC: the process lives on and the kernel keeps what it
@@ -476,6 +481,27 @@ START_TEST(errors_at_every_point_dsync)
 }
 END_TEST
 
+/* O_DIRECT | O_DSYNC segments: whole 4 KiB blocks, the partial last
+ * one written again with each sync (faultio keeps O_DIRECT's alignment
+ * rules on any filesystem). */
+START_TEST(crash_at_every_point_direct)
+{
+    for (int s = 0; s < seeds(); s++) {
+        every_point(CRAFT_FILE_SYNC_DIRECT, 5000 + (uint64_t)s, CRASHES, 4,
+                    1);
+    }
+}
+END_TEST
+
+START_TEST(errors_at_every_point_direct)
+{
+    for (int s = 0; s < seeds(); s++) {
+        every_point(CRAFT_FILE_SYNC_DIRECT, 6000 + (uint64_t)s, ERRORS, 3,
+                    1);
+    }
+}
+END_TEST
+
 /* The fault layer itself: a crash really loses unsynced writes (so the
  * tests above are not vacuous). */
 START_TEST(faultio_loses_unsynced)
@@ -534,6 +560,8 @@ static Suite *fault_suite(void)
     tcase_add_test(tc, errors_at_every_point_fdatasync);
     tcase_add_test(tc, crash_at_every_point_dsync);
     tcase_add_test(tc, errors_at_every_point_dsync);
+    tcase_add_test(tc, crash_at_every_point_direct);
+    tcase_add_test(tc, errors_at_every_point_direct);
     suite_add_tcase(s, tc);
     return s;
 }
