@@ -4,6 +4,7 @@
  */
 #include "transport/wire.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "codec/le.h"
@@ -147,6 +148,10 @@ void tw_next_inbound(const struct tw_rules *r, int handshaken,
                      const uint8_t *buf, size_t len, struct tw_item *it)
 {
     memset(it, 0, sizeof(*it) - sizeof(it->hello));
+    /* The hello's fields but not its address buffer (too large to clear
+     * for every frame): a refusal read before the sender is known must
+     * still report sender 0, not stale bytes. */
+    memset(&it->hello, 0, offsetof(struct tw_hello, addr));
     it->kind = TW_MORE;
     if (len == 0) {
         return;
