@@ -13,6 +13,10 @@
 #   make asan-transport       the same under ASan + UBSan (build-asan/)
 #   make tsan-transport       the same under ThreadSanitizer (build-tsan/)
 #   make valgrind-transport   the same under valgrind
+#   make bench-tcp            tests/bench/bench_tcp.c: 3 nodes over loopback
+#                             TCP next to the in-process hub, 1/64/256
+#                             proposers, and a 64-byte ping-pong (also
+#                             run by `make bench`)
 #
 # The sanitizer and valgrind runs set CRAFT_TEST_QUICK=1: the long
 # scenarios (100k entries, the random-bytes run) are scaled down there.
@@ -35,7 +39,7 @@ $(TRANSPORT_TESTS): $(BUILD)/transport/%: $(BUILD)/transport/%.o $(LIB_A)
 -include $(TRANSPORT_TESTS:=.d)
 
 .PHONY: transport-test transport-tests asan-transport tsan-transport \
-        valgrind-transport
+        valgrind-transport bench-tcp
 
 transport-tests: $(TRANSPORT_TESTS)
 
@@ -63,3 +67,7 @@ valgrind-transport: deps
 		TEST_ENV='CK_FORK=no $(TRANSPORT_QUICK)' \
 		TEST_WRAPPER='$(VALGRIND)' transport-test
 
+
+# BENCH_SECONDS: seconds per run (default 2).
+bench-tcp: $(BUILD)/bench_tcp
+	$(BUILD)/bench_tcp $(BENCH_SECONDS)

@@ -587,6 +587,106 @@ static inline uint64_t tn_commit_many(struct tnet *c, uint64_t first,
     return failed;
 }
 
+/*
+ * Proposals in the background while a test does something else: a thread
+ * keeps up to `window` proposals in flight to whichever node leads. It
+ * asserts nothing (Check's asserts belong to the test's thread); the test
+ * reads how many committed.
+ */
+struct tn_bg {
+    struct tnet *c;
+    pthread_t th;
+    atomic_int stop;
+    int window;
+    uint64_t next;
+    struct tn_load l;
+};
+
+static inline void *tn_bg_main(void *arg)
+{
+    struct tn_bg *b = arg;
+    while (!atomic_load(&b->stop)) {
+        pthread_mutex_lock(&b->l.mu);
+        int full = b->l.inflight >= b->window;
+        pthread_mutex_unlock(&b->l.mu);
+        uint64_t leader = full ? 0 : tn_leader_now(b->c);
+        if (leader == 0) {
+            tc_sleep_ms(1);
+            continue;
+        }
+        struct tn_prop *p = malloc(sizeof(*p));
+        if (p == NULL) {
+            break;
+        }
+        p->l = &b->l;
+        p->value = b->next++;
+        unsigned char buf[8];
+        put_u64(buf, p->value);
+        pthread_mutex_lock(&b->l.mu);
+        b->l.inflight++;
+        pthread_mutex_unlock(&b->l.mu);
+        if (craft_node_propose(tn_of(b->c, leader)->node, buf, 8, 0,
+                               tn_prop_cb, p) != CRAFT_OK) {
+            pthread_mutex_lock(&b->l.mu);
+            b->l.inflight--;
+            b->l.failed++;
+            pthread_mutex_unlock(&b->l.mu);
+            free(p);
+            tc_sleep_ms(1);
+        }
+    }
+    /* Wait for what is in flight (every proposal gets its callback). */
+    pthread_mutex_lock(&b->l.mu);
+    while (b->l.inflight > 0) {
+        pthread_cond_wait(&b->l.cv, &b->l.mu);
+    }
+    pthread_mutex_unlock(&b->l.mu);
+    return NULL;
+}
+
+static inline void tn_bg_start(struct tn_bg *b, struct tnet *c,
+                               uint64_t first, int window)
+{
+    memset(b, 0, sizeof(*b));
+    b->c = c;
+    b->window = window;
+    b->next = first;
+    pthread_mutex_init(&b->l.mu, NULL);
+    pthread_cond_init(&b->l.cv, NULL);
+    ck_assert_int_eq(pthread_create(&b->th, NULL, tn_bg_main, b), 0);
+}
+
+static inline uint64_t tn_bg_ok(struct tn_bg *b)
+{
+    pthread_mutex_lock(&b->l.mu);
+    uint64_t ok = b->l.ok;
+    pthread_mutex_unlock(&b->l.mu);
+    return ok;
+}
+
+/* Waits until at least n more proposals committed than at `from`. */
+static inline void tn_bg_wait(struct tn_bg *b, uint64_t from, uint64_t n)
+{
+    int64_t end = tc_now_ms() + 4 * TC_WAIT_MS;
+    while (tn_bg_ok(b) < from + n) {
+        ck_assert_msg(tc_now_ms() < end, "background: %llu of %llu",
+                      (unsigned long long)(tn_bg_ok(b) - from),
+                      (unsigned long long)n);
+        tc_sleep_ms(5);
+    }
+}
+
+/* Stops the thread; returns how many committed. */
+static inline uint64_t tn_bg_stop(struct tn_bg *b)
+{
+    atomic_store(&b->stop, 1);
+    pthread_join(b->th, NULL);
+    uint64_t ok = b->l.ok;
+    pthread_cond_destroy(&b->l.cv);
+    pthread_mutex_destroy(&b->l.mu);
+    return ok;
+}
+
 /* Waits until node id applied at least index. */
 static inline void tn_wait_applied(struct tnet *c, uint64_t id,
                                    uint64_t index, int timeout_ms)
@@ -720,7 +820,9 @@ static inline size_t tn_hello(unsigned char *b, uint16_t version,
     put_u64(b + 16, sender);
     put_u64(b + 24, receiver);
     b[32] = (unsigned char)al;
-    memcpy(b + 33, addr, al);
+    if (al > 0) {
+        memcpy(b + 33, addr, al);
+    }
     return 33 + al;
 }
 
