@@ -96,12 +96,20 @@ typedef struct craft_engine_options {
                                 round takes less than an election timeout,
                                 within this many rounds (thesis §4.2.1);
                                 default 10 */
+    /* Since 1.1. 1: the engine answers a receipt again when its entries
+     * are lost: a PROPOSE_RESULT with CRAFT_ELOST (or CRAFT_ESTEPPEDDOWN
+     * when the outcome is unknown), see the actions table below. It keeps
+     * the receipts it gave until they commit (memory: a few words per
+     * uncommitted batch). 0 (default): receipts are answered once, as in
+     * 1.0; the host compares terms itself. craft_node sets it to 0 (it
+     * reports lost proposals as CRAFT_ELOST on its own). */
+    int lost_receipts;
 } craft_engine_options;
 
 #define CRAFT_ENGINE_OPTIONS_INIT                                             \
     { (uint32_t)sizeof(craft_engine_options), 10u, 0u, 0u, 1u, 256u,         \
       1024u * 1024u, 1, 1, NULL, 8192u, 64u * 1024u * 1024u, 128u,           \
-      256u * 1024u, 0, 10u }
+      256u * 1024u, 0, 10u, 0 }
 
 /* Fills *o like CRAFT_ENGINE_OPTIONS_INIT. CRAFT_EINVAL on NULL. */
 CRAFT_API int craft_engine_options_init(craft_engine_options *o);
@@ -185,8 +193,17 @@ CRAFT_API int craft_engine_load_entry(craft_engine *e, uint64_t index,
  *             twice: for the learner entry, then as PROMOTE does.
  *  SNAPSHOT_TAKEN index, term    the host made a snapshot of its state
  *                                machine at applied index (its entry's
- *                                term) durable; the log is compacted
- *  SNAPSHOT_CHUNK peer, index, offset (in term), data, len, flags
+ *                                term) durable; the log is compacted.
+ *                                The snapshot is stored with the
+ *                                membership bytes in force at index:
+ *                                read them with craft_engine_conf_at(e,
+ *                                index, ...) BEFORE stepping this event
+ *                                (the snapshot must be durable, bytes
+ *                                included, by then; the entries they come
+ *                                from may be compacted away by the step)
+ *                                and hand them back on restart through
+ *                                craft_engine_load_snapshot()
+ *  SNAPSHOT_CHUNK peer, index, offset, data, len, flags
  *                                answers a SNAPSHOT_READ: the bytes at
  *                                offset of the snapshot at index; set
  *                                CRAFT_EVENT_F_LAST on the final chunk, or
@@ -271,6 +288,10 @@ CRAFT_API int craft_engine_role(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_term(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_vote(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_leader(const craft_engine *e);
+/* The commit index. After a restart (craft_engine_load_*) it is the
+ * loaded snapshot's index, or 0: entries loaded after it may well be
+ * committed, but the engine learns how far only from a leader (see
+ * craft_engine_commit_known()). */
 CRAFT_API uint64_t craft_engine_commit_index(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_last_index(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_last_term(const craft_engine *e);
@@ -279,6 +300,16 @@ CRAFT_API uint64_t craft_engine_persisted_index(const craft_engine *e);
 /* Index and term of the latest snapshot the engine knows of (0 if none). */
 CRAFT_API uint64_t craft_engine_snapshot_index(const craft_engine *e);
 CRAFT_API uint64_t craft_engine_snapshot_term(const craft_engine *e);
+/*
+ * Since 1.1. 1 when craft_engine_commit_index() is the cluster's commit
+ * index as far as this engine's log goes: always, except after
+ * craft_engine_load_entry() loaded entries, until this engine accepts an
+ * append, heartbeat or snapshot from a leader or, as leader, commits an
+ * entry of its term (§5.4.2). 0 until then: the commit index then only
+ * says that entries up to it are committed, not that later loaded ones
+ * are not. 0 on a NULL engine.
+ */
+CRAFT_API int craft_engine_commit_known(const craft_engine *e);
 
 /* Membership roles. */
 enum craft_member_role_public {
@@ -354,6 +385,25 @@ CRAFT_API void craft_actions_free(craft_actions *a);
  *                     indexes index..index+count-1 in term (the receipt);
  *                     otherwise the error (e.g. CRAFT_ENOTLEADER with the
  *                     leader hint, CRAFT_NONE if unknown).
+ *                     A receipt is not a commit: the entries commit when
+ *                     an APPLY hands out index with the receipt's term.
+ *                     If a new leader's entries overwrite them (§5.3) they
+ *                     never commit: an APPLY then carries another term at
+ *                     that index, and before that a TRUNCATE at or below
+ *                     an index of the receipt removed them. With the
+ *                     option lost_receipts (1.1) the engine says so
+ *                     itself: a second PROPOSE_RESULT with the same id,
+ *                     status CRAFT_ELOST, term the receipt's, and
+ *                     index..index+count-1 the entries of the batch that
+ *                     were removed (any earlier ones of the batch may
+ *                     still commit). A snapshot installed over a log that
+ *                     did not hold the snapshot's last entry leaves the
+ *                     outcome of receipts at or below its index unknown
+ *                     (with lost_receipts: a PROPOSE_RESULT with
+ *                     CRAFT_ESTEPPEDDOWN and the receipt's fields in that
+ *                     step). A receipt at or below a SNAPSHOT_INSTALL's
+ *                     index that got no such answer in the same step is
+ *                     committed: its entries are in the snapshot.
  *  READ_RESULT        id, status, index, leader
  *                     status CRAFT_OK: the read is linearizable once the
  *                     state machine has applied index. Otherwise

@@ -43,6 +43,7 @@ static void follow_commit(struct craft_engine *e, uint64_t leader_commit,
     if (CRAFT_BUG(e, CRAFT_BUG_FOLLOWER_COMMIT)) {
         matched = craft_log_last(&e->log);
     }
+    e->commit_unknown = 0;
     uint64_t c = leader_commit < matched ? leader_commit : matched;
     if (c > e->commit) {
         craft_commit_to(e, c);
@@ -105,6 +106,7 @@ void craft_on_heartbeat(struct craft_engine *e, const struct craft_msg *m)
     e->election_elapsed = 0;
     /* The leader sends min(match, commit), so this never commits an entry
      * we hold but the leader does not. */
+    e->commit_unknown = 0;
     if (m->commit > e->commit && m->commit <= craft_log_last(&e->log)) {
         craft_commit_to(e, m->commit);
     }

@@ -24,6 +24,7 @@ static void change_result(struct craft_engine *e, uint64_t id, int status,
         x->index = index;
         x->term = e->term;
         x->count = 1;
+        craft_receipt_add(e, id, index, 1, e->term);
     }
 }
 

@@ -72,6 +72,17 @@ void craft_engine_check(const struct craft_engine *e)
     CRAFT_ASSERT(e->election_timeout >= e->opts.election_ticks &&
                  e->election_timeout < 2 * e->opts.election_ticks);
     CRAFT_ASSERT(e->n_reads <= e->cap_reads);
+    /* Receipts kept: in index order, uncommitted, on entries of their
+     * term in the log. */
+    for (size_t k = 0; k < e->n_rcpt; k++) {
+        const struct craft_receipt *r = &e->rcpt[k];
+        uint64_t last = r->index + r->count - 1;
+        CRAFT_ASSERT(r->count > 0 && last > e->commit &&
+                     last <= craft_log_last(&e->log));
+        CRAFT_ASSERT(craft_log_term(&e->log, last) == r->term);
+        CRAFT_ASSERT(k == 0 || e->rcpt[k - 1].index + e->rcpt[k - 1].count <=
+                                   r->index);
+    }
     check_log(e);
     if (e->role == CRAFT_ROLE_LEADER) {
         check_leader(e);

@@ -38,6 +38,7 @@ void craft_maybe_commit(struct craft_engine *e)
     }
     if (q > e->commit && (craft_log_term(&e->log, q) == e->term ||
                           CRAFT_BUG(e, CRAFT_BUG_COMMIT_OLD_TERM))) {
+        e->commit_unknown = 0;
         craft_commit_to(e, q);
         craft_after_commit(e);
     }
@@ -49,6 +50,7 @@ void craft_commit_to(struct craft_engine *e, uint64_t index)
     CRAFT_ASSERT(index > e->commit && index <= craft_log_last(&e->log));
     e->commit = index;
     e->apply_pending = 1;
+    craft_receipts_committed(e, index);
 }
 
 /* Emits one APPLY for every committed entry not handed out yet. Called at

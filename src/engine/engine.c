@@ -116,6 +116,7 @@ void craft_engine_free(craft_engine *e)
     craft_free(&al, e->conf_out);
     craft_free(&al, e->chunk);
     craft_free(&al, e->reads);
+    craft_free(&al, e->rcpt);
     craft_free(&al, e);
 }
 
@@ -203,6 +204,7 @@ int craft_engine_load_entry(craft_engine *e, uint64_t index, uint64_t term,
     }
     craft_log_append(&e->alloc, &e->log, term, type, data, (uint32_t)len);
     e->persisted = index;
+    e->commit_unknown = 1;
     if (type == CRAFT_ENTRY_CONFIG) {
         craft_conf_set(e, &c, index);
     }
@@ -230,6 +232,7 @@ CRAFT_ENGINE_FIELD(persisted_index, uint64_t, e->persisted)
 CRAFT_ENGINE_FIELD(snapshot_index, uint64_t, e->snapshot_index)
 CRAFT_ENGINE_FIELD(snapshot_term, uint64_t, e->snapshot_term)
 CRAFT_ENGINE_FIELD(member_count, size_t, e->conf.n)
+CRAFT_ENGINE_FIELD(commit_known, int, !e->commit_unknown)
 
 int craft_engine_member(const craft_engine *e, size_t k, uint64_t *id,
                         int *role)

@@ -108,6 +108,16 @@ struct craft_engine {
     int transfer_handover; /* stepped down for the target's campaign */
     int lease_revoked;     /* TimeoutNow sent this term: no more leases */
 
+    /* Receipts this engine gave and not yet committed, in index order,
+     * kept only with opts.lost_receipts (receipts.c). */
+    struct craft_receipt *rcpt;
+    size_t n_rcpt;
+    size_t cap_rcpt;
+
+    /* Entries were loaded after the snapshot and no leader has told us
+     * yet how far they are committed (craft_engine_commit_known). */
+    int commit_unknown;
+
     /* Learner promotion (change.c). */
     struct {
         int active;
@@ -122,6 +132,14 @@ struct craft_engine {
 #ifdef CRAFT_PLANTED_BUGS
     int planted_bug;
 #endif
+};
+
+/* A receipt (PROPOSE_RESULT OK): entries index..index+count-1 in term. */
+struct craft_receipt {
+    uint64_t id;
+    uint64_t index;
+    uint64_t count;
+    uint64_t term;
 };
 
 /* A pending read: confirmed once a quorum acknowledged round `round`. */
@@ -162,6 +180,21 @@ void craft_engine_plant_bug(craft_engine *e, int bug);
 #else
 #define CRAFT_BUG(e, b) 0
 #endif
+
+/* ---- receipts.c: answers to receipts whose entries were lost ---- */
+/* Room for one more receipt (step prologue); CRAFT_ENOMEM. */
+int craft_receipts_reserve(struct craft_engine *e);
+/* Records the receipt just pushed as a PROPOSE_RESULT OK. */
+void craft_receipt_add(struct craft_engine *e, uint64_t id, uint64_t index,
+                       uint64_t count, uint64_t term);
+/* Entries from index on are being removed: their receipts are lost. */
+void craft_receipts_truncated(struct craft_engine *e, uint64_t index);
+/* Entries up to index are committed: their receipts are done. */
+void craft_receipts_committed(struct craft_engine *e, uint64_t index);
+/* A snapshot at index replaced the log (keep: the log held its last
+ * entry). */
+void craft_receipts_installed(struct craft_engine *e, uint64_t index,
+                              int keep);
 
 /* ---- rand.c ---- */
 uint64_t craft_rand(struct craft_engine *e);

@@ -49,6 +49,8 @@ static void install(struct craft_engine *e, const struct craft_msg *m)
     if (!keep && craft_log_last(&e->log) > m->index) {
         craft_truncate_from(e, m->index + 1);
     }
+    craft_receipts_installed(e, m->index, keep);
+    e->commit_unknown = 0;
     e->base_conf = c;
     e->base_conf_index = m->index;
     craft_log_compact(&e->alloc, &e->log, m->index, m->log_term);

@@ -40,6 +40,7 @@ void craft_truncate_from(struct craft_engine *e, uint64_t index)
     if (index > craft_log_last(&e->log)) {
         return;
     }
+    craft_receipts_truncated(e, index);
     craft_log_truncate(&e->alloc, &e->log, index);
     if (e->unstable != 0 && index >= e->unstable) {
         /* Only entries not yet handed to the host went away. */

@@ -39,5 +39,6 @@ void craft_on_propose(struct craft_engine *e, const craft_event *ev)
     x->term = e->term;
     x->count = ev->nbufs;
     x->leader = e->id;
+    craft_receipt_add(e, ev->id, first, ev->nbufs, e->term);
     craft_broadcast_append(e);
 }

@@ -13,7 +13,7 @@ size_t craft_actions_bound(const struct craft_engine *e)
      * step) and an answer to every pending read (all may complete or fail
      * at once), plus the handful of storage, role and result actions. */
     return 16 + (size_t)(e->conf.n + 1) * (e->opts.max_inflight + 4) +
-           e->n_reads + 1;
+           e->n_reads + 1 + e->n_rcpt;
 }
 
 /* Copies the caller's event into a full-size one: fields an older, smaller
@@ -261,6 +261,11 @@ static int prologue(struct craft_engine *e, struct craft_actions *out,
             return rv;
         }
         e->reads = v;
+    }
+    /* One more receipt (a proposal or a membership change). */
+    rv = craft_receipts_reserve(e);
+    if (rv != CRAFT_OK) {
+        return rv;
     }
     rv = craft_actions_reserve(out, craft_actions_bound(e));
     if (rv != CRAFT_OK) {

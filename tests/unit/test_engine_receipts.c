@@ -267,6 +267,165 @@ START_TEST(receipt_survives_leader_change)
 }
 END_TEST
 
+
+/* Results of type PROPOSE_RESULT for id with status, counted. */
+static size_t results_with(struct host_node *nd, uint64_t id, int status,
+                           struct host_result *last)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < nd->nresults; k++) {
+        const struct host_result *r = &nd->results[k];
+        if (r->type == CRAFT_ACTION_PROPOSE_RESULT && r->id == id &&
+            r->status == status) {
+            n++;
+            if (last != NULL) {
+                *last = *r;
+            }
+        }
+    }
+    return n;
+}
+
+/*
+ * With the option lost_receipts the engine answers a receipt again when
+ * its entries are truncated by a new leader's: a PROPOSE_RESULT with the
+ * same id and CRAFT_ELOST, in the step that removes them. A batch cut in
+ * the middle is answered for the removed part only; the rest commits.
+ * Without the option (1.0 behaviour) nothing more is said.
+ */
+static void lost_receipt_run(int lost_receipts)
+{
+    eu_setup(&C, 3, 5);
+    C.opts.lost_receipts = lost_receipts;
+    host_start(&C, 3);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
+    uint64_t a, b;
+    others(l, &a, &b);
+    /* Batch 11 (three entries): only its first reaches a and b. */
+    host_propose(&C, ld, 10, "kept", 4);
+    host_deliver_all(&C);
+    host_isolate(&C, l, 1);
+    const craft_buf bufs[3] = {{"x", 1}, {"y", 1}, {"z", 1}};
+    host_propose_batch(&C, ld, 11, bufs, 3);
+    struct host_result r = host_result1(ld, CRAFT_ACTION_PROPOSE_RESULT, 11);
+    ck_assert_int_eq(r.status, CRAFT_OK);
+    ck_assert_uint_eq(r.count, 3);
+    host_drop_all(&C);
+
+    uint64_t nl = elect_without(l);
+    struct host_node *nd = host_node(&C, nl);
+    host_propose(&C, nd, 12, "winner", 6);
+    host_deliver_all(&C);
+    host_isolate(&C, l, 0);
+    host_rounds(&C, 10);
+    ck_assert_uint_eq(host_leader(&C), nl);
+    ck_assert_uint_ge(ld->applied, r.index + 1);
+    ck_assert_uint_ne(ld->applied_terms[r.index], r.term);
+
+    struct host_result lost;
+    if (!lost_receipts) {
+        ck_assert_uint_eq(results_with(ld, 11, CRAFT_ELOST, NULL), 0);
+        ck_assert_uint_eq(results_with(ld, 11, CRAFT_OK, NULL), 1);
+        host_free(&C);
+        return;
+    }
+    ck_assert_uint_eq(results_with(ld, 11, CRAFT_ELOST, &lost), 1);
+    ck_assert_uint_eq(lost.index, r.index);
+    ck_assert_uint_eq(lost.count, 3);
+    ck_assert_uint_eq(lost.term, r.term);
+    /* The committed proposal got no second answer. */
+    ck_assert_uint_eq(results_with(ld, 10, CRAFT_ELOST, NULL), 0);
+    host_free(&C);
+}
+
+START_TEST(lost_receipt_answered_with_elost)
+{
+    lost_receipt_run(1);
+}
+END_TEST
+
+START_TEST(lost_receipt_silent_without_option)
+{
+    lost_receipt_run(0);
+}
+END_TEST
+
+/* A batch cut in the middle: the removed part is lost, the start of it
+ * commits (its APPLY carries the receipt's term). */
+START_TEST(lost_receipt_partial_batch)
+{
+    eu_setup(&C, 3, 6);
+    C.opts.lost_receipts = 1;
+    C.opts.max_msg_bytes = 1; /* one entry per append message */
+    host_start(&C, 3);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
+    uint64_t a, b;
+    others(l, &a, &b);
+    host_deliver_all(&C);
+    const craft_buf bufs[3] = {{"x", 1}, {"y", 1}, {"z", 1}};
+    host_propose_batch(&C, ld, 21, bufs, 3);
+    struct host_result r = host_result1(ld, CRAFT_ACTION_PROPOSE_RESULT, 21);
+    ck_assert_int_eq(r.status, CRAFT_OK);
+    ck_assert_uint_eq(r.count, 3);
+    /* Only the batch's first entry reaches a and b. */
+    ck_assert_int_eq(host_deliver_one(&C, CRAFT_MSG_APPEND, l, a), 1);
+    ck_assert_int_eq(host_deliver_one(&C, CRAFT_MSG_APPEND, l, b), 1);
+    ck_assert_uint_eq(craft_engine_last_index(host_node(&C, a)->e), r.index);
+    host_isolate(&C, l, 1);
+    host_drop_all(&C);
+    uint64_t nl = elect_without(l);
+    host_deliver_all(&C);
+    host_isolate(&C, l, 0);
+    host_rounds(&C, 10);
+    ck_assert_uint_eq(host_leader(&C), nl);
+
+    struct host_result lost;
+    ck_assert_uint_eq(results_with(ld, 21, CRAFT_ELOST, &lost), 1);
+    ck_assert_uint_eq(lost.index, r.index + 1);
+    ck_assert_uint_eq(lost.count, 2);
+    ck_assert_uint_eq(lost.term, r.term);
+    /* The first entry committed with the receipt's term. */
+    ck_assert_uint_ge(ld->applied, r.index + 1);
+    ck_assert_uint_eq(ld->applied_terms[r.index], r.term);
+    ck_assert_uint_ne(ld->applied_terms[r.index + 1], r.term);
+    host_free(&C);
+}
+END_TEST
+
+/*
+ * Commit index after a restart: only the snapshot's index until a leader
+ * says more (craft_engine_commit_known).
+ */
+START_TEST(commit_known_after_restart)
+{
+    eu_init(&C, 3, 7);
+    uint64_t l = host_elect_ready(&C, 100);
+    struct host_node *ld = host_node(&C, l);
+    host_propose(&C, ld, 1, "a", 1);
+    host_rounds(&C, 3);
+    uint64_t commit = craft_engine_commit_index(ld->e);
+    ck_assert_uint_ge(commit, 3);
+    ck_assert_int_eq(craft_engine_commit_known(ld->e), 1);
+    ck_assert_int_eq(craft_engine_commit_known(NULL), 0);
+
+    uint64_t a, b;
+    others(l, &a, &b);
+    struct host_node *fa = host_node(&C, a);
+    host_crash(&C, fa);
+    host_node_start(&C, fa);
+    /* Entries loaded, no leader heard yet. */
+    ck_assert_uint_ge(craft_engine_last_index(fa->e), commit);
+    ck_assert_uint_eq(craft_engine_commit_index(fa->e), fa->snap.index);
+    ck_assert_int_eq(craft_engine_commit_known(fa->e), 0);
+    host_rounds(&C, 3);
+    ck_assert_int_eq(craft_engine_commit_known(fa->e), 1);
+    ck_assert_uint_ge(craft_engine_commit_index(fa->e), commit);
+    host_free(&C);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine_receipts");
@@ -275,6 +434,10 @@ static Suite *suite(void)
     tcase_add_test(tc, proposal_to_non_leader_refused_with_hint);
     tcase_add_test(tc, overwritten_proposal_reported_lost);
     tcase_add_test(tc, receipt_survives_leader_change);
+    tcase_add_test(tc, lost_receipt_answered_with_elost);
+    tcase_add_test(tc, lost_receipt_silent_without_option);
+    tcase_add_test(tc, lost_receipt_partial_batch);
+    tcase_add_test(tc, commit_known_after_restart);
     suite_add_tcase(s, tc);
     return s;
 }
