@@ -440,6 +440,21 @@ CRAFT_API int craft_trace_event_field(const craft_trace_event *ev, size_t k,
                                       uint64_t *u64, int64_t *i64,
                                       const char **str);
 
+/*
+ * Since 1.1. A ready-made trace callback: set options.trace to it (and
+ * trace_level to taste; trace_user is ignored). Each event becomes one
+ * line on stderr, written with one call so lines of concurrent calls do
+ * not mix:
+ *
+ *   2026-12-05T19:02:48.123456Z INFO  craft.engine leader.elected
+ *       node_id=1 term=2 leader=1            (one line)
+ *
+ * UTC time, level, target, name, then every field as key=value (strings
+ * quoted); a line longer than 1023 bytes is cut. Thread-safe. NULL ev is
+ * ignored.
+ */
+CRAFT_API void craft_trace_stderr(void *user, const craft_trace_event *ev);
+
 /* ---- options --------------------------------------------------------- */
 
 /*
@@ -456,7 +471,16 @@ CRAFT_API int craft_trace_event_field(const craft_trace_event *ev, size_t k,
  */
 typedef struct craft_node_options {
     uint32_t struct_size;      /* sizeof(craft_node_options) */
-    uint32_t tick_ms;          /* length of one engine tick; default 10 */
+    uint32_t tick_ms;          /* length of one engine tick; default 10.
+                                  Ticks are counted on CLOCK_BOOTTIME
+                                  (Linux), which keeps running while the
+                                  system is suspended: a leader suspended
+                                  or stalled past an election timeout
+                                  steps the missed ticks (up to two
+                                  election timeouts) before any call, so
+                                  its lease (lease_reads) is over before
+                                  it serves a read. Deadlines of calls
+                                  use CLOCK_MONOTONIC. */
     uint64_t id;               /* this server's id, non-zero. Required. */
     const craft_storage_ops *storage;     /* required */
     const craft_transport_ops *transport; /* required */
@@ -543,6 +567,18 @@ CRAFT_API int craft_node_options_init(craft_node_options *o);
  */
 CRAFT_API int craft_node_create(const craft_node_options *opts,
                                 craft_node **out);
+/*
+ * Since 1.1. craft_node_create() that also says what was wrong: on error
+ * msg gets one line naming the field or step at fault ("options.tick_ms
+ * is 0", "storage->append is NULL (required)", "storage->load returned
+ * -5: ..."), NUL-terminated and truncated to cap bytes; on success "".
+ * msg may be NULL (cap is then ignored); it is the caller's and only
+ * written during the call, so any thread may call this with its own
+ * buffer. Same errors and effects as craft_node_create().
+ */
+CRAFT_API int craft_node_create_msg(const craft_node_options *opts,
+                                    craft_node **out, char *msg,
+                                    size_t cap);
 
 /*
  * Founds a new cluster whose voters are ids (which must include this

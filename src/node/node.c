@@ -236,24 +236,37 @@ static void init_state(struct craft_node *n)
 
 int craft_node_create(const craft_node_options *opts, craft_node **out)
 {
+    return craft_node_create_msg(opts, out, NULL, 0);
+}
+
+int craft_node_create_msg(const craft_node_options *opts, craft_node **out,
+                          char *msg, size_t cap)
+{
     struct nd_config cfg;
     struct craft_alloc al;
     int rv;
 
-    if (opts == NULL || out == NULL) {
-        return CRAFT_EINVAL;
+    if (msg != NULL && cap > 0) {
+        msg[0] = '\0';
     }
-    rv = nd_options_copy(opts, &cfg);
+    if (opts == NULL || out == NULL) {
+        return nd_msgf(CRAFT_EINVAL, msg, cap, "%s is NULL",
+                       opts == NULL ? "opts" : "out");
+    }
+    rv = nd_options_copy(opts, &cfg, msg, cap);
     if (rv != CRAFT_OK) {
         return rv;
     }
     rv = craft_alloc_from_public(cfg.eopts.allocator, &al);
     if (rv != CRAFT_OK) {
-        return rv;
+        return nd_msgf(rv, msg, cap,
+                       "options.allocator: %s (struct_size or a NULL "
+                       "method)",
+                       craft_strerror(rv));
     }
     struct craft_node *n = craft_calloc(&al, sizeof(*n));
     if (n == NULL) {
-        return CRAFT_ENOMEM;
+        return nd_msgf(CRAFT_ENOMEM, msg, cap, "out of memory for the node");
     }
     n->alloc = al;
     n->opts = cfg.opts;
@@ -269,22 +282,36 @@ int craft_node_create(const craft_node_options *opts, craft_node **out)
 
     rv = init_sync(n);
     if (rv != CRAFT_OK) {
+        nd_msgf(rv, msg, cap, "initialising locks: %s", craft_strerror(rv));
         goto err_free;
     }
     rv = craft_engine_create(&cfg.eopts, &n->e);
     if (rv != CRAFT_OK) {
+        nd_msgf(rv, msg, cap,
+                "options.engine rejected: %s%s", craft_strerror(rv),
+                rv == CRAFT_EINVAL
+                    ? " (election_ticks < 2, heartbeat_ticks 0 or >= "
+                      "election_ticks, max_inflight 0 or too large, "
+                      "max_msg_bytes, snapshot_chunk_bytes or "
+                      "catchup_rounds 0, or lease_reads without "
+                      "check_quorum)"
+                    : "");
         goto err_sync;
     }
     n->eopts.allocator = NULL; /* the caller's may go now */
     rv = craft_actions_create(cfg.eopts.allocator, &n->acts);
     if (rv != CRAFT_OK) {
+        nd_msgf(rv, msg, cap, "actions list: %s", craft_strerror(rv));
         goto err_engine;
     }
 
     struct craft_loader ld = {n, 0, 0, 0};
     rv = n->st.load(n->st.user, &ld);
     if (rv != CRAFT_OK) {
+        int cb = rv;
         rv = rv < 0 ? rv : CRAFT_ECALLBACK;
+        nd_msgf(rv, msg, cap, "storage->load returned %d: %s", cb,
+                craft_strerror(rv));
         goto err_actions;
     }
     n->loaded = ld.any;

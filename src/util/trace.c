@@ -4,7 +4,11 @@
  * craft/node.h; tests/integration/test_node_trace.c holds a golden copy
  * and fails when a name, target, level or id changes.
  */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/trace.h"
 
@@ -221,4 +225,85 @@ void craft_trace_event_str(struct craft_trace_event *ev, const char *key,
     if (f != NULL) {
         f->str = s;
     }
+}
+
+/* ---- a ready-made printer ------------------------------------------ */
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case CRAFT_TRACE_ERROR:
+        return "ERROR";
+    case CRAFT_TRACE_WARN:
+        return "WARN";
+    case CRAFT_TRACE_INFO:
+        return "INFO";
+    case CRAFT_TRACE_DEBUG:
+        return "DEBUG";
+    default:
+        return "?";
+    }
+}
+
+/* Appends to buf[*at..cap) like snprintf; *at stops at cap - 1 (the line
+ * is cut, never overrun). */
+static void put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+{
+    va_list ap;
+    if (*at + 1 >= cap) {
+        return;
+    }
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *at, cap - *at, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        *at += (size_t)n < cap - *at ? (size_t)n : cap - *at - 1;
+    }
+}
+
+void craft_trace_stderr(void *user, const craft_trace_event *ev)
+{
+    char line[1024];
+    size_t at = 0;
+    struct timespec ts;
+    struct tm tm;
+
+    (void)user;
+    if (ev == NULL) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    put(line, sizeof(line), &at,
+        "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s %s %s",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+        tm.tm_sec, (long)(ts.tv_nsec / 1000),
+        level_name(craft_trace_event_level(ev)),
+        craft_trace_event_target(ev), craft_trace_event_name(ev));
+    size_t nf = craft_trace_event_field_count(ev);
+    for (size_t k = 0; k < nf; k++) {
+        const char *key = NULL, *str = NULL;
+        int type = 0;
+        uint64_t u = 0;
+        int64_t i = 0;
+        craft_trace_event_field(ev, k, &key, &type, &u, &i, &str);
+        switch (type) {
+        case CRAFT_FIELD_U64:
+            put(line, sizeof(line), &at, " %s=%" PRIu64, key, u);
+            break;
+        case CRAFT_FIELD_I64:
+            put(line, sizeof(line), &at, " %s=%" PRId64, key, i);
+            break;
+        default:
+            put(line, sizeof(line), &at, " %s=\"%s\"", key,
+                str != NULL ? str : "");
+            break;
+        }
+    }
+    /* One write per line: lines of concurrent callers do not mix. */
+    line[at < sizeof(line) - 1 ? at : sizeof(line) - 2] = '\0';
+    at = strlen(line);
+    line[at++] = '\n';
+    line[at] = '\0';
+    fputs(line, stderr);
 }

@@ -6,6 +6,7 @@
  * caller's smaller structs, and the fail-stop on a storage error.
  */
 #include <stddef.h>
+#include <unistd.h>
 
 #include "node_harness.h"
 
@@ -53,6 +54,7 @@ struct kit {
     craft_transport_ops tr;
     craft_fsm_ops fsm;
     craft_node_options o;
+    char msg[256]; /* craft_node_create_msg's message of the last create */
 };
 
 static void kit_init(struct kit *k)
@@ -79,11 +81,15 @@ static void kit_init(struct kit *k)
 static int kit_create(struct kit *k)
 {
     craft_node *n = NULL;
-    int rv = craft_node_create(&k->o, &n);
+    memset(k->msg, 'x', sizeof(k->msg));
+    int rv = craft_node_create_msg(&k->o, &n, k->msg, sizeof(k->msg));
+    ck_assert_ptr_nonnull(memchr(k->msg, '\0', sizeof(k->msg)));
     if (rv == CRAFT_OK) {
+        ck_assert_str_eq(k->msg, ""); /* nothing to say */
         craft_node_free(n);
     } else {
         ck_assert_ptr_null(n); /* untouched on error */
+        ck_assert_uint_gt(strlen(k->msg), 0); /* every error says why */
     }
     return rv;
 }
@@ -114,9 +120,11 @@ START_TEST(create_bad_input)
 
     k.o.id = 0;
     ck_assert_int_eq(kit_create(&k), CRAFT_EINVAL);
+    ck_assert_str_eq(k.msg, "options.id is 0 (CRAFT_NONE)");
     k.o.id = 1;
     k.o.tick_ms = 0;
     ck_assert_int_eq(kit_create(&k), CRAFT_EINVAL);
+    ck_assert_str_eq(k.msg, "options.tick_ms is 0");
     k.o.tick_ms = 10;
     k.o.apply_queue_entries = 0;
     ck_assert_int_eq(kit_create(&k), CRAFT_EINVAL);
@@ -149,6 +157,7 @@ START_TEST(create_bad_input)
     /* required methods */
     k.st.append = NULL;
     ck_assert_int_eq(kit_create(&k), CRAFT_EINVAL);
+    ck_assert_str_eq(k.msg, "storage->append is NULL (required)");
     craft_mem_storage_ops(tc_node(&k.c, 1)->ms, &k.st);
     k.st.sync = NULL; /* optional */
     ck_assert_int_eq(kit_create(&k), CRAFT_OK);
@@ -175,6 +184,7 @@ START_TEST(create_bad_input)
     eo.struct_size = sizeof(eo);
     eo.heartbeat_ticks = eo.election_ticks; /* the engine refuses */
     ck_assert_int_eq(kit_create(&k), CRAFT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(k.msg, "options.engine rejected"));
     k.o.engine = NULL;
     craft_allocator al = CRAFT_ALLOCATOR_INIT;
     k.o.allocator = &al; /* no functions */
@@ -218,10 +228,74 @@ START_TEST(load_errors)
     kit_init(&k);
     k.st.load = load_fails;
     ck_assert_int_eq(kit_create(&k), CRAFT_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(k.msg, "storage->load returned"));
+    /* a message cut to the buffer, and no buffer at all */
+    char small[8];
+    craft_node *n = NULL;
+    ck_assert_int_eq(craft_node_create_msg(&k.o, &n, small, sizeof(small)),
+                     CRAFT_ECORRUPT);
+    ck_assert_str_eq(small, "storage");
+    ck_assert_int_eq(craft_node_create_msg(&k.o, &n, NULL, 100),
+                     CRAFT_ECORRUPT);
+    ck_assert_int_eq(craft_node_create_msg(NULL, &n, small, sizeof(small)),
+                     CRAFT_EINVAL);
+    ck_assert_str_eq(small, "opts is");
     k.st.load = load_positive;
     ck_assert_int_eq(kit_create(&k), CRAFT_ECALLBACK);
     k.st.load = load_garbage;
     ck_assert_int_eq(kit_create(&k), CRAFT_EINVAL);
+    tc_free(&k.c);
+}
+END_TEST
+
+/* craft_trace_stderr: one line per event on stderr. */
+START_TEST(trace_stderr_prints_lines)
+{
+    struct kit k;
+    kit_init(&k);
+    k.o.trace = craft_trace_stderr;
+    k.o.trace_level = CRAFT_TRACE_DEBUG;
+    char path[] = "/tmp/craft-trace-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fd, 2), 2);
+
+    craft_node *n = NULL;
+    ck_assert_int_eq(craft_node_create(&k.o, &n), CRAFT_OK);
+    uint64_t id = 1;
+    ck_assert_int_eq(craft_node_bootstrap(n, &id, 1), CRAFT_OK);
+    ck_assert_int_eq(craft_node_start(n), CRAFT_OK);
+    for (int t = 0; t < 1000 && craft_node_role(n) != CRAFT_ROLE_LEADER;
+         t++) {
+        usleep(10000);
+    }
+    ck_assert_int_eq(craft_node_role(n), CRAFT_ROLE_LEADER);
+    ck_assert_int_eq(craft_node_shutdown(n), CRAFT_OK);
+    craft_node_free(n);
+    craft_trace_stderr(NULL, NULL); /* ignored */
+
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    char buf[8192];
+    ssize_t got = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    ck_assert_int_gt(got, 0);
+    buf[got] = '\0';
+    ck_assert_ptr_nonnull(
+        strstr(buf, "Z INFO  craft.node node.started node_id=1 term="));
+    ck_assert_ptr_nonnull(
+        strstr(buf, " craft.engine leader.elected node_id=1 term="));
+    ck_assert_ptr_nonnull(strstr(buf, "craft.node node.stopped node_id=1"));
+    /* every line is whole: a timestamp first, a newline last */
+    ck_assert_int_eq(buf[got - 1], '\n');
+    for (char *p = buf; *p != '\0'; p = strchr(p, '\n') + 1) {
+        ck_assert_msg(p[4] == '-' && p[10] == 'T', "line: %.60s", p);
+    }
     tc_free(&k.c);
 }
 END_TEST
@@ -606,6 +680,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, init_macros_match_functions);
     tcase_add_test(tc, create_bad_input);
+    tcase_add_test(tc, trace_stderr_prints_lines);
     tcase_add_test(tc, load_errors);
     tcase_add_test(tc, calls_bad_input);
     tcase_add_test(tc, testing_helpers_bad_input);
