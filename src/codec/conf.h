@@ -10,9 +10,12 @@
 
 #include "craft.h"
 
+/* The public roles of engine.h (enum craft_member_role_public), under
+ * the codec's names: one set of values, on the wire and in the API. */
 enum craft_member_role {
-    CRAFT_MEMBER_VOTER = 1,
-    CRAFT_MEMBER_LEARNER = 2 /* replicated to, never counted (§4.2.1) */
+    CRAFT_MEMBER_VOTER = CRAFT_VOTER,
+    CRAFT_MEMBER_LEARNER = CRAFT_LEARNER /* replicated to, never counted
+                                            (§4.2.1) */
 };
 
 /* A member: its id, role and address. The address is the host's opaque
