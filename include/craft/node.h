@@ -472,15 +472,16 @@ CRAFT_API void craft_trace_stderr(void *user, const craft_trace_event *ev);
 typedef struct craft_node_options {
     uint32_t struct_size;      /* sizeof(craft_node_options) */
     uint32_t tick_ms;          /* length of one engine tick; default 10.
-                                  Ticks are counted on CLOCK_BOOTTIME
-                                  (Linux), which keeps running while the
-                                  system is suspended: a leader suspended
-                                  or stalled past an election timeout
-                                  steps the missed ticks (up to two
-                                  election timeouts) before any call, so
-                                  its lease (lease_reads) is over before
-                                  it serves a read. Deadlines of calls
-                                  use CLOCK_MONOTONIC. */
+                                  Ticks and deadlines are counted on
+                                  CLOCK_MONOTONIC, which stops while the
+                                  system is suspended: a leader resumed
+                                  from a suspend still trusts a lease
+                                  (lease_reads) that expired meanwhile
+                                  by the wall clock. Enable lease_reads
+                                  only on hosts that are never suspended
+                                  (or frozen, as a VM may be); the
+                                  default ReadIndex reads need no clock
+                                  and stay linearizable (thesis §6.4). */
     uint64_t id;               /* this server's id, non-zero. Required. */
     const craft_storage_ops *storage;     /* required */
     const craft_transport_ops *transport; /* required */
