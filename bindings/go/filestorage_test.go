@@ -32,7 +32,9 @@ func TestRestartFromFileStorage(t *testing.T) {
 	for _, id := range c.ids {
 		c.start(id, c.ids) // Bootstrap is ignored on a restart
 	}
-	c.propose("set after restart")
+	// Every node applies up to the new entry before its state is read: a
+	// follower applies what it learns committed a tick or so later.
+	c.converge(c.propose("set after restart").Index)
 	for _, id := range c.ids {
 		if c.fsms[id].restores == 0 {
 			t.Fatalf("node %d did not restore its snapshot", id)
