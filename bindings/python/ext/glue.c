@@ -40,6 +40,63 @@ static int cpy_python_gone(void)
 #endif
 }
 
+/* ---- thread states of libcraft's threads ---------------------------- */
+
+/* PyGILState_Ensure() on a thread Python has never seen creates a thread
+ * state and the matching PyGILState_Release() destroys it: one raw
+ * allocation and free per callback. That is slow on the apply thread (a
+ * callback per entry), and on CPython 3.11 a raw allocation made while
+ * tracemalloc is being stopped on another thread dereferences freed
+ * tracemalloc state (a crash in traceback_new). So a libcraft thread
+ * that calls into Python keeps its thread state for its whole life: the
+ * first call takes one extra PyGILState reference and hands the GIL
+ * back, and a thread-specific destructor deletes the state when the
+ * thread ends (libcraft joins its threads from shutdown and free, which
+ * the glue calls with the GIL released). */
+static pthread_key_t cpy_tstate_key;
+static pthread_once_t cpy_tstate_once = PTHREAD_ONCE_INIT;
+static int cpy_tstate_key_ok;
+
+static void cpy_tstate_release(void *ts)
+{
+    /* A thread that outlives the interpreter keeps its state: Python
+     * cannot take it back any more. */
+    if (ts == NULL || cpy_python_gone()) {
+        return;
+    }
+    /* Not PyGILState_Release(): glibc clears every thread-specific
+     * value of an exiting thread, Python's own included, before or
+     * while it runs the destructors, so PyGILState no longer finds the
+     * state. Delete it directly. */
+    PyEval_RestoreThread(ts);
+    PyThreadState_Clear(ts);
+    PyThreadState_DeleteCurrent(); /* and drops the GIL */
+}
+
+static void cpy_tstate_key_create(void)
+{
+    cpy_tstate_key_ok =
+        pthread_key_create(&cpy_tstate_key, cpy_tstate_release) == 0;
+}
+
+/* PyGILState_Ensure() for trampolines: the thread's state persists. */
+static PyGILState_STATE cpy_gil_ensure(void)
+{
+    if (PyGILState_GetThisThreadState() == NULL) {
+        pthread_once(&cpy_tstate_once, cpy_tstate_key_create);
+        if (cpy_tstate_key_ok) {
+            (void)PyGILState_Ensure();
+            PyThreadState *ts = PyEval_SaveThread();
+            if (pthread_setspecific(cpy_tstate_key, ts) != 0) {
+                /* No destructor: give the extra reference back now. */
+                PyEval_RestoreThread(ts);
+                PyGILState_Release(PyGILState_UNLOCKED);
+            }
+        }
+    }
+    return PyGILState_Ensure();
+}
+
 /* With the GIL and an exception set: hands the exception to report
  * (which logs it with its traceback and names the error code), clears it
  * and returns the negative code for the callback. Never fails: when even
@@ -135,7 +192,7 @@ static int cpy_fsm_apply(void *user, uint64_t index, uint64_t term,
     if (cpy_python_gone()) {
         return CRAFT_ECALLBACK;
     }
-    g = PyGILState_Ensure();
+    g = cpy_gil_ensure();
     Py_CLEAR(n->last_result);
     args[0] = PyLong_FromUnsignedLongLong(index);
     args[1] = PyLong_FromUnsignedLongLong(term);
@@ -192,7 +249,7 @@ static int cpy_fsm_snapshot(void *user, uint64_t index, uint64_t term,
     if (cpy_python_gone()) {
         return CRAFT_ECALLBACK;
     }
-    g = PyGILState_Ensure();
+    g = cpy_gil_ensure();
     Py_CLEAR(n->last_result);
     p = cpy_ptr_writer(w);
     r = p ? PyObject_CallFunction(n->snapshot, "KKO",
@@ -219,7 +276,7 @@ static int cpy_fsm_restore(void *user, uint64_t index, uint64_t term,
     if (cpy_python_gone()) {
         return CRAFT_ECALLBACK;
     }
-    g = PyGILState_Ensure();
+    g = cpy_gil_ensure();
     Py_CLEAR(n->last_result);
     p = cpy_ptr_reader(rd);
     r = p ? PyObject_CallFunction(n->restore, "KKO",
@@ -246,7 +303,7 @@ static void cpy_trace_emit(PyObject *trace, PyObject *report, uint64_t id,
     if (cpy_python_gone()) {
         return;
     }
-    g = PyGILState_Ensure();
+    g = cpy_gil_ensure();
     fields = PyDict_New();
     if (fields == NULL) {
         goto fail;
@@ -763,7 +820,7 @@ static void cpy_call_cb(void *ctx, const craft_result *res)
         cpy_call_deliver(c);
         return;
     }
-    g = PyGILState_Ensure();
+    g = cpy_gil_ensure();
     if (c->status == CRAFT_OK) {
         int skip = 0;
         if (c->queue == NULL) {
@@ -1105,7 +1162,7 @@ struct cpy_storage {
     if (cpy_python_gone()) {                                                  \
         return CRAFT_EIO;                                                     \
     }                                                                         \
-    g_ = PyGILState_Ensure()
+    g_ = cpy_gil_ensure()
 #define CPY_STORAGE_LEAVE() PyGILState_Release(g_)
 
 static int cpy_result_code(PyObject *r, PyObject *report, const char *where)
@@ -1350,7 +1407,7 @@ static int cpy_tr_send(void *user, uint64_t peer, const void *data,
     if (cpy_python_gone()) {
         return CRAFT_EIO;
     }
-    g = PyGILState_Ensure();
+    g = cpy_gil_ensure();
     r = PyObject_CallFunction(t->send, "Ky#", (unsigned long long)peer,
                               (const char *)data, (Py_ssize_t)len);
     rc = cpy_result_code(r, t->report, "transport.send");

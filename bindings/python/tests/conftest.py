@@ -89,12 +89,13 @@ class Cluster:
         self.ids = list(range(1, n + 1))
         self.hub = craft.Hub()
         self.fsm_factory = fsm
-        # Short ticks keep the tests quick; 40 of them (200-400 ms) before
-        # an election keep a loaded machine from deposing the leader. A
+        # Short ticks keep the tests quick; 100 of them (0.5-1 s) before
+        # an election keep a loaded machine (a CI runner, or other jobs
+        # on its 2 cores) from deposing the leader mid-test. A
         # sanitizer build (CRAFT_PYTEST_SLOW, set by make python-asan)
         # runs several times slower: 5 times longer elections.
         options.setdefault("tick_ms", 5)
-        options.setdefault("election_ticks", 40 * SLOW)
+        options.setdefault("election_ticks", 100 * SLOW)
         self.options = options
         make_storage = storage or (lambda i: craft.MemStorage())
         self.storage = {i: make_storage(i) for i in self.ids}
