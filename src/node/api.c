@@ -79,7 +79,9 @@ int craft_node_receive_inline(craft_node *n, const void *data, size_t len)
 
 static int try_reserve(struct craft_node *n)
 {
-    if (atomic_fetch_add(&n->pending, 1) < n->opts.max_pending) {
+    size_t before = atomic_fetch_add(&n->pending, 1);
+    if (before < n->opts.max_pending) {
+        nd_crowd_note(n, before + 1);
         return 1;
     }
     atomic_fetch_sub(&n->pending, 1);

@@ -360,10 +360,13 @@ void *nd_apply_main(void *arg)
         while (n->urg_head == NULL && n->ap_head == NULL) {
             atomic_store_explicit(&n->ap_work, 0, memory_order_relaxed);
             n->ap_lazy = 0;
-            if (completed > 0 && spin > 0) {
+            if (completed > 0 && spin > 0 && nd_few_clients(n)) {
                 /* A client was just answered: its next request comes
                  * soon. Poll a little instead of sleeping (pushers do
-                 * not signal a thread that is not asleep). */
+                 * not signal a thread that is not asleep). Only while
+                 * few proposals are in flight: with many clients the
+                 * CPU this poll burns is the one the woken clients
+                 * need to make their next requests. */
                 completed = 0;
                 pthread_mutex_unlock(&n->ap_mu);
                 nd_spin_for(&n->ap_work, spin);

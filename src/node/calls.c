@@ -131,9 +131,7 @@ static int submit(struct craft_node *n, struct call *c, int inline_,
         /* Only while few calls are in flight: among many runnable
          * threads a guest may be preempted while it owns the driver
          * state, and the leader's heartbeats would wait for it. */
-        if (atomic_load_explicit(&n->pending, memory_order_relaxed) <=
-                (size_t)n->ncpu &&
-            nd_driver_try_guest_locked(n)) {
+        if (nd_few_clients(n) && nd_driver_try_guest_locked(n)) {
             nd_driver_guest_locked(n, done);
         } else {
             nd_driver_wake_locked(n);
@@ -258,9 +256,7 @@ void nd_waiter_wait(struct craft_node *n, struct waiter *w)
         return;
     }
     int64_t spin = (int64_t)n->opts.spin_us * 1000;
-    if (spin > 0 && n->ncpu > 1 &&
-        atomic_load_explicit(&n->pending, memory_order_relaxed) <=
-            (size_t)n->ncpu) {
+    if (spin > 0 && n->ncpu > 1 && nd_few_clients(n)) {
         int zero = 0;
         if (atomic_compare_exchange_strong(&n->spinners, &zero, 1)) {
             int got = nd_spin_for(&w->state, spin);

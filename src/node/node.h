@@ -344,6 +344,11 @@ struct craft_node {
     atomic_size_t backlog_bytes;
     atomic_size_t pending; /* proposals accepted, not completed */
     atomic_int spinners;   /* blocked callers spinning for their result */
+    /* Proposals pending when a proposal is made, averaged over the last
+     * few (x16, a moving average): how many clients the node has, not
+     * only how many happen to wait right now (a batch just completed
+     * leaves few pending among many clients). */
+    atomic_uint crowd;
     /* Sleeping callers whose call completed, still to be woken: the
      * apply thread wakes two per pass, each woken caller two more (the
      * wake-ups spread over the callers' threads). wake_mu is a leaf. */
@@ -412,6 +417,29 @@ static inline void nd_metric_set(struct craft_node *n, int id, uint64_t v)
 }
 
 /* ---- calls.c: creating and completing calls ----------------------------- */
+/* A proposal was accepted with pending proposals in flight (itself
+ * included): updates the crowd average. */
+static inline void nd_crowd_note(struct craft_node *n, size_t pending)
+{
+    unsigned avg = atomic_load_explicit(&n->crowd, memory_order_relaxed);
+    unsigned now = pending > 1u << 20 ? 1u << 24 : (unsigned)pending * 16u;
+    /* Racy on purpose: a hint, not a count. */
+    atomic_store_explicit(&n->crowd, avg - avg / 8 + now / 8,
+                          memory_order_relaxed);
+}
+
+/* Few clients: at most one per CPU, now and lately. Polling for a
+ * result, or running the driver's round on a caller's thread, pays only
+ * then: among many runnable client threads the poll burns the CPU the
+ * others need, and a guest may be preempted while it owns the driver. */
+static inline int nd_few_clients(const struct craft_node *n)
+{
+    size_t cpus = (size_t)n->ncpu;
+    return atomic_load_explicit(&n->pending, memory_order_relaxed) <= cpus &&
+           atomic_load_explicit(&n->crowd, memory_order_relaxed) <=
+               16u * cpus;
+}
+
 struct call *nd_call_new(struct craft_node *n, int kind, size_t len);
 void nd_call_free(struct craft_node *n, struct call *c);
 /* Completes c with status on the apply thread (urgent: before the FIFO). */

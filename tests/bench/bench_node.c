@@ -13,12 +13,16 @@
  *    from its completion callback (on the apply thread).
  *
  * For 1, 64 and 256 clients of each kind it prints ops/s and the p50/p99
- * latency (call -> commit seen by the client). Every run is made twice in
- * the same process: with the runtime's fast paths (the defaults: a call
- * that waits runs the driver's round itself when the driver is idle, the
- * hub delivers into an idle node on the sender's thread, bounded spins
- * before sleeping) and with them off (inline_rounds 0, spin_us 0: every
- * hop a sleep and a wake-up), the baseline printed next to it. Then:
+ * latency (call -> commit seen by the client), and what one op cost the
+ * process: CPU time (us, getrusage: user + system, all threads) and
+ * context switches. On a loaded machine the rate follows the CPU the
+ * scheduler grants; the cost per op is the figure that compares.
+ * Every run is made twice in the same process: with the runtime's fast
+ * paths (the defaults: a call that waits runs the driver's round itself
+ * when the driver is idle, the hub delivers into an idle node on the
+ * sender's thread, bounded spins before sleeping) and with them off
+ * (inline_rounds 0, spin_us 0: every hop a sleep and a wake-up), the
+ * baseline printed next to it. Then:
  *
  *  - hops: where one proposal's time goes at 1 client (median per stage:
  *    call -> leader sends -> follower appends -> follower answers ->
@@ -346,7 +350,20 @@ struct result {
     double p50;
     double p99;
     uint64_t failed;
+    double cpu_us;  /* process CPU time per op (us): the cost, whatever
+                       else the machine runs */
+    double csw;     /* context switches per op */
 };
+
+/* CPU time (s) and context switches of the whole process so far. */
+static void usage_now(double *cpu, double *csw)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    *csw = (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+}
 
 static int cmp64(const void *a, const void *b)
 {
@@ -424,9 +441,14 @@ static struct result run_threads(struct cluster *c, int nthreads,
             exit(1);
         }
     }
-    usleep((useconds_t)(warm / 1000 + seconds * 1e6));
+    double cpu0, csw0, cpu1, csw1;
+    usleep((useconds_t)(warm / 1000));
+    usage_now(&cpu0, &csw0);
+    usleep((useconds_t)(seconds * 1e6));
+    usage_now(&cpu1, &csw1);
     atomic_store(&stop, 1);
-    struct result r = {0, 0, 0, 0};
+    struct result r;
+    memset(&r, 0, sizeof(r));
     size_t n = 0;
     uint64_t done = 0;
     for (int k = 0; k < nthreads; k++) {
@@ -437,6 +459,10 @@ static struct result run_threads(struct cluster *c, int nthreads,
         r.failed += ts[k].failed;
     }
     r.rate = (double)done / seconds;
+    if (done > 0) {
+        r.cpu_us = (cpu1 - cpu0) * 1e6 / (double)done;
+        r.csw = (csw1 - csw0) / (double)done;
+    }
     qsort(all_lat, n, sizeof(int64_t), cmp64);
     r.p50 = pct(all_lat, n, 0.50);
     r.p99 = pct(all_lat, n, 0.99);
@@ -516,13 +542,22 @@ static struct result run_async(struct cluster *c, int conc, double seconds)
         memset(ps[k].payload, 0x5a, PAYLOAD);
         issue(&ps[k]);
     }
-    usleep((useconds_t)(warm / 1000 + seconds * 1e6));
+    double cpu0, csw0, cpu1, csw1;
+    usleep((useconds_t)(warm / 1000));
+    usage_now(&cpu0, &csw0);
+    usleep((useconds_t)(seconds * 1e6));
+    usage_now(&cpu1, &csw1);
     atomic_store(&r.stop, 1);
     while (atomic_load(&r.outstanding) > 0) {
         usleep(1000);
     }
     struct result res;
+    memset(&res, 0, sizeof(res));
     res.rate = (double)r.done / seconds;
+    if (r.done > 0) {
+        res.cpu_us = (cpu1 - cpu0) * 1e6 / (double)r.done;
+        res.csw = (csw1 - csw0) / (double)r.done;
+    }
     qsort(all_lat, r.nlat, sizeof(int64_t), cmp64);
     res.p50 = pct(all_lat, r.nlat, 0.50);
     res.p99 = pct(all_lat, r.nlat, 0.99);
@@ -654,7 +689,8 @@ static void print_cell(const struct result *r)
 {
     char rate[32];
     fmt_rate(rate, sizeof(rate), r->rate);
-    printf(" %8s %7.1f %8.1f |", rate, r->p50, r->p99);
+    printf(" %8s %7.1f %8.1f %5.1f %4.2f |", rate, r->p50, r->p99, r->cpu_us,
+           r->csw);
 }
 
 int main(int argc, char **argv)
@@ -735,9 +771,9 @@ int main(int argc, char **argv)
         cluster_free(&c);
     }
 
-    printf("\n%-34s %-22s | %-26s | %-26s | %s\n", "clients", "goal: ops/s, us",
-           "this run: ops/s  p50  p99", "baseline: ops/s  p50  p99",
-           "ratio");
+    printf("\n%-34s %-22s | %-37s | %-37s | %s\n", "clients",
+           "goal: ops/s, us", "this run: ops/s  p50  p99  cpu csw",
+           "baseline: ops/s  p50  p99  cpu csw", "ratio");
     for (size_t k = 0; k < NROWS; k++) {
         struct row *rw = &rows[k];
         if (!rw->ran) {
