@@ -470,6 +470,15 @@ struct work {
     int paused;
 };
 
+/* Calls that may time out: deadlines are checked every tick only while
+ * there are some (an idle node's driver sleeps through its ticks when
+ * guests step them, see nd_driver_main). */
+static int has_deadlines(const struct driver *d)
+{
+    return d->held_n > 0 || d->ring_n > 0 || d->reqs != NULL ||
+           d->parked != NULL || d->retry != NULL || d->snap_waiters != NULL;
+}
+
 /* in_mu held. Is there anything for a round to do now? */
 static int work_ready_locked(struct craft_node *n, int64_t now)
 {
@@ -477,7 +486,8 @@ static int work_ready_locked(struct craft_node *n, int64_t now)
     int paused = is_paused(n);
     return n->req_head != NULL || n->snap_head != NULL ||
            (!paused && n->msg_head != NULL) ||
-           (!paused && now >= d->next_tick) || now >= d->next_expire ||
+           (!paused && now >= d->next_tick) ||
+           (now >= d->next_expire && (paused || has_deadlines(d))) ||
            (d->held_n > 0 && can_admit(n));
 }
 
@@ -521,8 +531,9 @@ static void requeue_msgs(struct craft_node *n, struct inmsg *msgs)
     pthread_mutex_unlock(&n->in_mu);
 }
 
-/* One round (the driver state is this thread's; in_mu not held). */
-static void run_round(struct craft_node *n, struct work *w)
+/* One round (the driver state is this thread's; in_mu not held); guest:
+ * on a thread other than the driver thread. */
+static void run_round(struct craft_node *n, struct work *w, int guest)
 {
     struct driver *d = &n->d;
     int64_t now;
@@ -576,6 +587,7 @@ static void run_round(struct craft_node *n, struct work *w)
         int64_t due = (now - d->next_tick) / n->tick_ns + 1;
         int64_t max = 2 * (int64_t)n->eopts.election_ticks;
         d->next_tick += due * n->tick_ns;
+        d->guest_ticked = guest;
         for (int64_t k = 0; k < due && k < max; k++) {
             craft_event ev = CRAFT_EVENT_INIT;
             ev.type = CRAFT_EVENT_TICK;
@@ -636,7 +648,7 @@ void nd_driver_guest_locked(struct craft_node *n, const atomic_int *done)
     for (;;) {
         take_work_locked(n, &w);
         pthread_mutex_unlock(&n->in_mu);
-        run_round(n, &w);
+        run_round(n, &w, 1);
         pthread_mutex_lock(&n->in_mu);
         rounds++;
         if (n->stop_req || atomic_load(&n->failed) ||
@@ -675,6 +687,35 @@ void nd_driver_apply_turn(struct craft_node *n)
     pthread_mutex_unlock(&n->in_mu);
 }
 
+/* in_mu held, nobody owns the driver state: when the driver thread must
+ * wake for its timer (0: only when signalled).
+ *
+ * A follower's ticks are mostly stepped by guest rounds: the leader's
+ * heartbeat, delivered inline (craft_node_receive_inline), runs the
+ * follower's round on the leader's thread, due ticks included. Its
+ * driver thread then sleeps until one and a half ticks after the next
+ * one: a heartbeat comes in between and steps it, so an idle cluster
+ * wakes only its leader's driver. Without heartbeats a tick is stepped
+ * at most 1.5 ticks late (with the ones due meanwhile), and an election
+ * starts at most that much later than its timeout (§5.2 only needs the
+ * timeouts randomized and well above the heartbeat period). */
+static int64_t next_wake(const struct craft_node *n)
+{
+    const struct driver *d = &n->d;
+    if (is_paused(n)) {
+        return d->next_expire;
+    }
+    int64_t until = d->next_tick;
+    if (d->guest_ticked && d->role != CRAFT_ROLE_LEADER) {
+        until += n->tick_ns + n->tick_ns / 2; /* the heartbeat's phase
+                                                 jitters */
+    }
+    if (has_deadlines(d) && d->next_expire < until) {
+        until = d->next_expire;
+    }
+    return until;
+}
+
 /* ---- the thread ------------------------------------------------------- */
 
 void *nd_driver_main(void *arg)
@@ -700,10 +741,7 @@ void *nd_driver_main(void *arg)
                 if (halt || work_ready_locked(n, now)) {
                     break;
                 }
-                until = d->next_expire;
-                if (!is_paused(n) && d->next_tick < until) {
-                    until = d->next_tick;
-                }
+                until = next_wake(n);
             } else {
                 /* A guest runs rounds; it signals when it lets go. */
                 n->driver_waiting = 1;
@@ -724,7 +762,7 @@ void *nd_driver_main(void *arg)
             pthread_mutex_unlock(&n->in_mu);
             return NULL;
         }
-        run_round(n, &w);
+        run_round(n, &w, 0);
         pthread_mutex_lock(&n->in_mu);
         n->owner = ND_OWN_NONE;
     }

@@ -258,6 +258,8 @@ struct driver {
 
     int64_t next_tick;
     int64_t next_expire;
+    int guest_ticked; /* the last ticks were stepped by a guest round (a
+                         leader's heartbeat delivered inline) */
     int retry_now;    /* a leader became known: retry at once */
     int backpressure; /* in a backpressure episode */
     int depth;        /* nesting of nd_driver_step */
