@@ -472,16 +472,25 @@ CRAFT_API void craft_trace_stderr(void *user, const craft_trace_event *ev);
 typedef struct craft_node_options {
     uint32_t struct_size;      /* sizeof(craft_node_options) */
     uint32_t tick_ms;          /* length of one engine tick; default 10.
-                                  Ticks and deadlines are counted on
-                                  CLOCK_MONOTONIC, which stops while the
-                                  system is suspended: a leader resumed
-                                  from a suspend still trusts a lease
-                                  (lease_reads) that expired meanwhile
-                                  by the wall clock. Enable lease_reads
-                                  only on hosts that are never suspended
-                                  (or frozen, as a VM may be); the
-                                  default ReadIndex reads need no clock
-                                  and stay linearizable (thesis §6.4). */
+                                  Ticks, leases (lease_reads, counted in
+                                  ticks) and call deadlines are measured
+                                  on CLOCK_BOOTTIME on Linux, which goes
+                                  on counting while the system is
+                                  suspended: a leader resumed from a
+                                  suspend longer than its lease finds it
+                                  expired and steps the overdue ticks
+                                  before it answers any read. Elsewhere
+                                  (no CLOCK_BOOTTIME) they are measured on
+                                  CLOCK_MONOTONIC, which stops during a
+                                  suspend: there a resumed leader may
+                                  trust a lease that expired meanwhile,
+                                  so enable lease_reads only on hosts
+                                  that are never suspended. A VM frozen
+                                  by its hypervisor is protected only if
+                                  the guest's boot clock counts the
+                                  frozen time. The default ReadIndex
+                                  reads need no clock and stay
+                                  linearizable (thesis §6.4). */
     uint64_t id;               /* this server's id, non-zero. Required. */
     const craft_storage_ops *storage;     /* required */
     const craft_transport_ops *transport; /* required */

@@ -9,7 +9,8 @@
  *   2. snapshots taken on the apply thread are written and reported;
  *   3. received messages are stepped, in arrival order;
  *   4. due ticks are stepped (after the messages, so heartbeats already
- *      received reset the election timer first);
+ *      received reset the election timer first; with leases, a
+ *      leader's ticks more than one late are stepped before step 1);
  *   5. deadlines are checked (every tick);
  *   6. held proposals are admitted as one batch (backpressure);
  *   7. settle: sync, release the sends that waited for it, PERSISTED.
@@ -531,6 +532,25 @@ static void requeue_msgs(struct craft_node *n, struct inmsg *msgs)
     pthread_mutex_unlock(&n->in_mu);
 }
 
+/* Steps the ticks due by now (at most two election timeouts' worth:
+ * after that many every timer has fired anyway); guest: on a thread
+ * other than the driver thread. */
+static void step_ticks(struct craft_node *n, int64_t now, int guest)
+{
+    struct driver *d = &n->d;
+    int64_t due = (now - d->next_tick) / n->tick_ns + 1;
+    int64_t max = 2 * (int64_t)n->eopts.election_ticks;
+    d->next_tick += due * n->tick_ns;
+    d->guest_ticked = guest;
+    for (int64_t k = 0; k < due && k < max; k++) {
+        craft_event ev = CRAFT_EVENT_INIT;
+        ev.type = CRAFT_EVENT_TICK;
+        if (atomic_load(&n->failed) || nd_driver_step(n, &ev) != CRAFT_OK) {
+            break;
+        }
+    }
+}
+
 /* One round (the driver state is this thread's; in_mu not held); guest:
  * on a thread other than the driver thread. */
 static void run_round(struct craft_node *n, struct work *w, int guest)
@@ -551,6 +571,17 @@ static void run_round(struct craft_node *n, struct work *w, int guest)
         d->next_expire = now + n->tick_ns;
         d->next_tick = d->next_expire;
         return;
+    }
+    now = nd_now_ns();
+    if (n->eopts.lease_reads && d->role == CRAFT_ROLE_LEADER &&
+        !w->paused && now >= d->next_tick + n->tick_ns) {
+        /* A leader more than a tick late (a stall, a stopped process, a
+         * suspend the time base counted): the overdue ticks go first, so
+         * that no read (a call or a follower's message) is answered from
+         * a lease on an engine clock that is behind by more than a tick
+         * (thesis §6.4.1). Otherwise ticks follow the messages (step 4);
+         * only a leader serves reads from a lease. */
+        step_ticks(n, now, guest);
     }
     while (w->reqs != NULL) {
         struct call *c = w->reqs;
@@ -584,18 +615,7 @@ static void run_round(struct craft_node *n, struct work *w, int guest)
         d->next_tick = now + n->tick_ns;
         nd_apply_kick(n); /* the backlog must drain */
     } else if (now >= d->next_tick) {
-        int64_t due = (now - d->next_tick) / n->tick_ns + 1;
-        int64_t max = 2 * (int64_t)n->eopts.election_ticks;
-        d->next_tick += due * n->tick_ns;
-        d->guest_ticked = guest;
-        for (int64_t k = 0; k < due && k < max; k++) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_TICK;
-            if (atomic_load(&n->failed) ||
-                nd_driver_step(n, &ev) != CRAFT_OK) {
-                break;
-            }
-        }
+        step_ticks(n, now, guest);
         retry_calls(n);
         /* Entries queued without a wake-up (nobody waits on them) are
          * applied at the latest a tick later. */

@@ -77,7 +77,7 @@ struct call {
     int stage;           /* membership: receipts seen so far */
     craft_node_cb cb;
     void *ctx;
-    int64_t deadline;    /* CLOCK_MONOTONIC ns */
+    int64_t deadline;    /* ns on the time base (nd_now_ns) */
     uint64_t id;         /* engine event id, 0 until stepped */
     uint64_t peer;
     struct craft_result res;
@@ -389,9 +389,20 @@ struct craft_node {
 };
 
 /* ---- clock.c ---------------------------------------------------------- */
+/* The node's time base in ns: CLOCK_BOOTTIME where it exists (it counts
+ * suspended time), else CLOCK_MONOTONIC. Ticks, leases and deadlines are
+ * measured on it. */
 int64_t nd_now_ns(void);
 int64_t nd_deadline(const struct craft_node *n, uint32_t timeout_ms);
-/* Waits on cv (a CLOCK_MONOTONIC condvar) until deadline (ns). */
+/* Tests only: replaces the time base of every node of the process with
+ * fn (NULL: the system's again), to simulate a suspend (the time base
+ * jumps while CLOCK_MONOTONIC, on which waits are timed, does not).
+ * nd_clock_system_ns is the system's time base, for a hook to build on. */
+typedef int64_t (*nd_clock_fn)(void);
+void nd_clock_set_hook(nd_clock_fn fn);
+int64_t nd_clock_system_ns(void);
+/* Waits on cv (a CLOCK_MONOTONIC condvar) until deadline (ns, on the
+ * time base) or a signal; callers check their condition again. */
 void nd_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
                            int64_t deadline);
 int nd_cond_init_mono(pthread_cond_t *cv);
