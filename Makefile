@@ -375,11 +375,11 @@ install-test-run:
 # leader, failover, catch-up, rates.
 demo: kv-demo
 
-# The engines alone: 3 in one process over an in-memory network.
+# The engines alone: 3 in one process over an in-memory network, the
+# example examples/engine_host.c with ten times its proposals.
 demo-engine: deps
-	$(if $(wildcard src/tools/craft-demo.c),,$(error make demo-engine: src/tools/craft-demo.c does not exist yet, so there is no demo to run))
-	@$(MAKE) --no-print-directory $(BUILD)/craft-demo
-	$(BUILD)/craft-demo
+	@$(MAKE) --no-print-directory $(BUILD)/examples/engine_host
+	$(BUILD)/examples/engine_host 10
 
 bench: $(BENCHES)
 	@if [ -z '$(BENCHES)' ]; then echo "bench: no tests/bench/bench_*.c yet"; fi
@@ -456,7 +456,7 @@ help:
 	@echo
 	@echo 'Set-up included (installs missing Debian packages first):'
 	@echo '  make demo        the craft-kv tour: 3 processes, redis-cli, failover'
-	@echo '  make demo-engine 3 engines in one process (build/craft-demo)'
+	@echo '  make demo-engine 3 engines in one process (examples/engine_host)'
 	@echo '  make kv-cluster  3 craft-kv processes on 127.0.0.1 (kv-cluster-stop)'
 	@echo '  make bench-kv    craft-kv vs redis-server appendfsync always'
 	@echo '  make test        build everything and run every test'
