@@ -15,6 +15,10 @@
  * The state machine (struct tfsm) sums 8-byte little-endian values; apply
  * returns the new count of applied values (8 bytes); a snapshot is
  * (count, sum, last index).
+ *
+ * tests/transport/tcp_harness.h builds its TCP clusters on this header:
+ * the state machine, the waiters, the temporary directories and the
+ * leader checks (tc_leader_among, tc_wait_for_leader) serve both.
  */
 #ifndef CRAFT_NODE_HARNESS_H
 #define CRAFT_NODE_HARNESS_H
@@ -182,6 +186,15 @@ static inline int tfsm_restore(void *user, uint64_t index, uint64_t term,
     pthread_mutex_unlock(&f->mu);
     atomic_fetch_add(&f->restores, 1);
     return CRAFT_OK;
+}
+
+/* Points *ops (initialised: CRAFT_FSM_OPS_INIT) at f. */
+static inline void tfsm_ops(struct tfsm *f, craft_fsm_ops *ops)
+{
+    ops->user = f;
+    ops->apply = tfsm_apply;
+    ops->snapshot = tfsm_snapshot;
+    ops->restore = tfsm_restore;
 }
 
 static inline void tfsm_read(struct tfsm *f, uint64_t *count, uint64_t *sum,
@@ -390,6 +403,19 @@ static inline uint32_t tc_file_sync_mode(void)
     return 0;
 }
 
+/* Makes a new directory TMPDIR/<name>-XXXXXX (TMPDIR or /tmp) and
+ * writes its path to buf. */
+static inline void tc_mkdtemp(char *buf, size_t cap, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[400];
+    snprintf(tmpl, sizeof(tmpl), "%.300s/%.60s-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", name);
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    ck_assert_uint_lt(strlen(tmpl), cap);
+    snprintf(buf, cap, "%s", tmpl);
+}
+
 static inline void tc_rmrf(const char *path)
 {
     struct stat st;
@@ -480,10 +506,7 @@ static inline void tc_storage_open(struct tcluster *c, struct tnode *t)
         return;
     }
     if (c->dir[0] == '\0') {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(c->dir, sizeof(c->dir), "%.300s/craft-cluster-XXXXXX",
-                 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-        ck_assert_ptr_nonnull(mkdtemp(c->dir));
+        tc_mkdtemp(c->dir, sizeof(c->dir), "craft-cluster");
     }
     char dir[512], err[512] = "";
     snprintf(dir, sizeof(dir), "%s/n%llu", c->dir, (unsigned long long)t->id);
@@ -533,10 +556,7 @@ static inline void tc_launch(struct tcluster *c, uint64_t id,
     tc_storage_open(c, t);
     ts_ops(&t->store, &st);
     ck_assert_int_eq(craft_hub_transport(c->hub, id, &tr), CRAFT_OK);
-    fsm.user = &t->fsm;
-    fsm.apply = tfsm_apply;
-    fsm.snapshot = tfsm_snapshot;
-    fsm.restore = tfsm_restore;
+    tfsm_ops(&t->fsm, &fsm);
     craft_node_options o = c->opts;
     o.id = id;
     o.storage = &st;
@@ -607,44 +627,47 @@ static inline void tc_free(struct tcluster *c)
     }
 }
 
-/* The leader of the highest term, when no running node is in a later
- * term and every voter that knows a leader names it; or 0. */
-static inline uint64_t tc_leader_now(struct tcluster *c)
+/* The leader of the highest term among nodes[0..TC_MAX) (server k+1 at
+ * k; NULL: not running), when no running node is in a later term; with
+ * agree, also when every other node in that term names it as its
+ * leader. 0 otherwise. */
+static inline uint64_t tc_leader_among(craft_node *const *nodes, int agree)
 {
     uint64_t leader = 0, term = 0, max_term = 0;
     for (int k = 0; k < TC_MAX; k++) {
-        struct tnode *t = &c->nodes[k];
-        if (t->node == NULL) {
+        if (nodes[k] == NULL) {
             continue;
         }
-        uint64_t tt = craft_node_term(t->node);
+        uint64_t tt = craft_node_term(nodes[k]);
         if (tt > max_term) {
             max_term = tt;
         }
-        if (craft_node_role(t->node) == CRAFT_ROLE_LEADER && tt >= term) {
-            leader = t->id;
+        if (craft_node_role(nodes[k]) == CRAFT_ROLE_LEADER && tt >= term) {
+            leader = (uint64_t)k + 1;
             term = tt;
         }
     }
     if (leader == 0 || term < max_term) {
         return 0;
     }
-    for (int k = 0; k < TC_MAX; k++) {
-        struct tnode *t = &c->nodes[k];
-        if (t->node != NULL && t->id != leader &&
-            craft_node_term(t->node) == term &&
-            craft_node_leader(t->node) != leader) {
+    for (int k = 0; agree && k < TC_MAX; k++) {
+        if (nodes[k] != NULL && (uint64_t)k + 1 != leader &&
+            craft_node_term(nodes[k]) == term &&
+            craft_node_leader(nodes[k]) != leader) {
             return 0;
         }
     }
     return leader;
 }
 
-static inline uint64_t tc_wait_leader(struct tcluster *c)
+/* Polls leader_now(c) until it names a leader and returns it;
+ * ck_abort after TC_WAIT_MS. */
+static inline uint64_t tc_wait_for_leader(uint64_t (*leader_now)(void *),
+                                          void *c)
 {
     int64_t end = tc_now_ms() + TC_WAIT_MS;
     while (tc_now_ms() < end) {
-        uint64_t l = tc_leader_now(c);
+        uint64_t l = leader_now(c);
         if (l != 0) {
             return l;
         }
@@ -652,6 +675,27 @@ static inline uint64_t tc_wait_leader(struct tcluster *c)
     }
     ck_abort_msg("no leader within %d ms", TC_WAIT_MS);
     return 0;
+}
+
+/* The leader of the highest term, when no running node is in a later
+ * term and every other node in that term names it; or 0. */
+static inline uint64_t tc_leader_now(struct tcluster *c)
+{
+    craft_node *nodes[TC_MAX];
+    for (int k = 0; k < TC_MAX; k++) {
+        nodes[k] = c->nodes[k].node;
+    }
+    return tc_leader_among(nodes, 1);
+}
+
+static inline uint64_t tc_leader_now_of(void *c)
+{
+    return tc_leader_now(c);
+}
+
+static inline uint64_t tc_wait_leader(struct tcluster *c)
+{
+    return tc_wait_for_leader(tc_leader_now_of, c);
 }
 
 /* Proposes value on node id and waits; returns the status. */

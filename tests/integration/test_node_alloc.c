@@ -74,10 +74,7 @@ static int one_life(struct counting *cnt, long fail_at, int *completed)
     ck_assert_int_eq(craft_mem_storage_create(NULL, &t->ms), CRAFT_OK);
     craft_mem_storage_ops(t->ms, &st);
     craft_hub_transport(c.hub, 1, &tr);
-    fsm.user = &t->fsm;
-    fsm.apply = tfsm_apply;
-    fsm.snapshot = tfsm_snapshot;
-    fsm.restore = tfsm_restore;
+    tfsm_ops(&t->fsm, &fsm);
     craft_engine_options eo = CRAFT_ENGINE_OPTIONS_INIT;
     eo.snapshot_entries = 4;
     eo.snapshot_trailing = 1;

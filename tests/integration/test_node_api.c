@@ -67,10 +67,7 @@ static void kit_init(struct kit *k)
     craft_fsm_ops_init(&k->fsm);
     ck_assert_int_eq(craft_mem_storage_ops(t->ms, &k->st), CRAFT_OK);
     ck_assert_int_eq(craft_hub_transport(k->c.hub, 1, &k->tr), CRAFT_OK);
-    k->fsm.user = &t->fsm;
-    k->fsm.apply = tfsm_apply;
-    k->fsm.snapshot = tfsm_snapshot;
-    k->fsm.restore = tfsm_restore;
+    tfsm_ops(&t->fsm, &k->fsm);
     craft_node_options_init(&k->o);
     k->o.id = 1;
     k->o.storage = &k->st;

@@ -124,10 +124,7 @@ static void spy_launch(struct tcluster *c, struct spy *spies)
         st.snapshot_read = s_sread;
         tr.user = s;
         tr.send = s_send;
-        fsm.user = &t->fsm;
-        fsm.apply = tfsm_apply;
-        fsm.snapshot = tfsm_snapshot;
-        fsm.restore = tfsm_restore;
+        tfsm_ops(&t->fsm, &fsm);
         craft_node_options o = c->opts;
         o.id = ids[k];
         o.storage = &st;

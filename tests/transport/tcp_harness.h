@@ -16,20 +16,15 @@
 #ifndef CRAFT_TCP_HARNESS_H
 #define CRAFT_TCP_HARNESS_H
 
-#ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
-#endif
-
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "node_harness.h"
 
-#define TN_MAX 8
+#define TN_MAX TC_MAX
 
 static inline int tn_quick(void)
 {
@@ -175,32 +170,6 @@ static inline void trec_check_shapes(struct trec *r)
     ck_assert_msg(bad == 0, "transport trace with bad fields: %s", why);
 }
 
-/* ---- file storage directories --------------------------------------- */
-
-static int tn_rm_one(const char *path, const struct stat *sb, int flag,
-                     struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static inline void tn_tmpdir(char *buf, size_t cap)
-{
-    const char *t = getenv("TMPDIR");
-    char tmpl[400];
-    snprintf(tmpl, sizeof(tmpl), "%.300s/craft-tcp-XXXXXX",
-             t != NULL && t[0] != '\0' ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    snprintf(buf, cap, "%s", tmpl);
-}
-
-static inline void tn_rmrf(const char *path)
-{
-    nftw(path, tn_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- nodes ---------------------------------------------------------------- */
 
 struct tn {
@@ -291,7 +260,7 @@ static inline void tn_init(struct tnet *c, int use_file)
         pthread_mutex_init(&c->n[k].shim_mu, NULL);
     }
     if (use_file) {
-        tn_tmpdir(c->base, sizeof(c->base));
+        tc_mkdtemp(c->base, sizeof(c->base), "craft-tcp");
     }
 }
 
@@ -375,10 +344,7 @@ static inline void tn_launch(struct tnet *c, uint64_t id, const uint64_t *ids,
     }
     tr.user = x;
     tr.send = tn_shim_send;
-    fsm.user = &x->fsm;
-    fsm.apply = tfsm_apply;
-    fsm.snapshot = tfsm_snapshot;
-    fsm.restore = tfsm_restore;
+    tfsm_ops(&x->fsm, &fsm);
     craft_node_options o = c->opts;
     o.id = id;
     o.storage = &st;
@@ -452,45 +418,31 @@ static inline void tn_free(struct tnet *c)
         pthread_mutex_destroy(&x->shim_mu);
     }
     if (c->use_file) {
-        tn_rmrf(c->base);
+        tc_rmrf(c->base);
     }
     trec_check_shapes(&c->tr);
     trec_destroy(&c->tr);
 }
 
-/* The leader, as in tc_leader_now. */
+/* The leader of the highest term (tc_leader_among; the other nodes of
+ * that term need not know it yet). */
 static inline uint64_t tn_leader_now(struct tnet *c)
 {
-    uint64_t leader = 0, term = 0, max_term = 0;
-    for (int k = 0; k < TN_MAX; k++) {
-        struct tn *x = &c->n[k];
-        if (x->node == NULL) {
-            continue;
-        }
-        uint64_t tt = craft_node_term(x->node);
-        if (tt > max_term) {
-            max_term = tt;
-        }
-        if (craft_node_role(x->node) == CRAFT_ROLE_LEADER && tt >= term) {
-            leader = x->id;
-            term = tt;
-        }
+    craft_node *nodes[TC_MAX];
+    for (int k = 0; k < TC_MAX; k++) {
+        nodes[k] = c->n[k].node;
     }
-    return leader != 0 && term == max_term ? leader : 0;
+    return tc_leader_among(nodes, 0);
+}
+
+static inline uint64_t tn_leader_now_of(void *c)
+{
+    return tn_leader_now(c);
 }
 
 static inline uint64_t tn_wait_leader(struct tnet *c)
 {
-    int64_t end = tc_now_ms() + TC_WAIT_MS;
-    while (tc_now_ms() < end) {
-        uint64_t l = tn_leader_now(c);
-        if (l != 0) {
-            return l;
-        }
-        tc_sleep_ms(5);
-    }
-    ck_abort_msg("no leader within %d ms", TC_WAIT_MS);
-    return 0;
+    return tc_wait_for_leader(tn_leader_now_of, c);
 }
 
 /* ---- many proposals -------------------------------------------------- */
