@@ -58,30 +58,12 @@
 #include "craft.h"
 #include "craft/testing.h"
 
+#define BENCH_NAME "bench_node"
+#include "bench.h"
+
 #define PAYLOAD 64
 #define MAX_SAMPLES (8u * 1024u * 1024u)
 #define N 3
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rv)
-{
-    fprintf(stderr, "bench_node: %s: %s\n", what, craft_strerror(rv));
-    exit(1);
-}
-
-#define CHECK(call)                                                           \
-    do {                                                                      \
-        int rv_ = (call);                                                     \
-        if (rv_ != CRAFT_OK) {                                                \
-            die(#call, rv_);                                                  \
-        }                                                                     \
-    } while (0)
 
 /* ---- hop timestamps (one proposal in flight: the 1-client run) -------- */
 
@@ -108,13 +90,7 @@ static void stamp_once(_Atomic int64_t *t)
     atomic_compare_exchange_strong(t, &zero, now_ns());
 }
 
-/* ---- the state machine: a counter -------------------------------------- */
-
-struct counter {
-    int k; /* node index */
-    uint64_t applied;
-    unsigned char result[8];
-};
+/* ---- the state machine: a counter (bench.h) ---------------------------- */
 
 static int counter_apply(void *user, uint64_t index, uint64_t term,
                          const void *data, size_t len, const void **result,
@@ -127,30 +103,7 @@ static int counter_apply(void *user, uint64_t index, uint64_t term,
         c->k == atomic_load(&hop.leader) && seq_of(data, len) == hop.seq) {
         stamp_once(&hop.l_apply);
     }
-    c->applied++;
-    memcpy(c->result, &c->applied, 8);
-    *result = c->result;
-    *result_len = 8;
-    return CRAFT_OK;
-}
-
-static int counter_snapshot(void *user, uint64_t index, uint64_t term,
-                            craft_snapshot_writer *w)
-{
-    struct counter *c = user;
-    (void)index;
-    (void)term;
-    return craft_snapshot_writer_write(w, &c->applied, 8);
-}
-
-static int counter_restore(void *user, uint64_t index, uint64_t term,
-                           craft_snapshot_reader *r)
-{
-    struct counter *c = user;
-    size_t n = 0;
-    (void)index;
-    (void)term;
-    return craft_snapshot_reader_read(r, &c->applied, 8, &n);
+    return counter_applied(c, result, result_len);
 }
 
 /* ---- storage and transport wrappers: hop stamps, heartbeat gaps -------- */
@@ -299,25 +252,8 @@ static void cluster_start(struct cluster *c, int fast)
 
 static int cluster_leader(struct cluster *c)
 {
-    for (int tries = 0; tries < 2000; tries++) {
-        for (int k = 0; k < N; k++) {
-            if (craft_node_role(c->node[k]) == CRAFT_ROLE_LEADER) {
-                int agree = 1;
-                for (int j = 0; j < N; j++) {
-                    if (craft_node_leader(c->node[j]) != (uint64_t)k + 1) {
-                        agree = 0;
-                    }
-                }
-                if (agree) {
-                    c->leader = k;
-                    return k;
-                }
-            }
-        }
-        usleep(5000);
-    }
-    fprintf(stderr, "bench_node: no leader\n");
-    exit(1);
+    c->leader = bench_leader(c->node, N, 2000);
+    return c->leader;
 }
 
 static void cluster_free(struct cluster *c)
@@ -363,21 +299,6 @@ static void usage_now(double *cpu, double *csw)
     *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     *csw = (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
-}
-
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(int64_t *v, size_t n, double p)
-{
-    if (n == 0) {
-        return 0;
-    }
-    size_t k = (size_t)(p * (double)(n - 1));
-    return (double)v[k] / 1000.0; /* us */
 }
 
 /* ---- clients as OS threads in propose_wait ------------------------------ */

@@ -37,45 +37,12 @@
 #include "craft.h"
 #include "craft/testing.h"
 
+#define BENCH_NAME "bench_tcp"
+#include "bench.h"
+
 #define PAYLOAD 16
 #define MAX_SAMPLES (8u * 1024u * 1024u)
 #define N 3
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rv)
-{
-    fprintf(stderr, "bench_tcp: %s: %s\n", what, craft_strerror(rv));
-    exit(1);
-}
-
-#define CHECK(call)                                                           \
-    do {                                                                      \
-        int rv_ = (call);                                                     \
-        if (rv_ != CRAFT_OK) {                                                \
-            die(#call, rv_);                                                  \
-        }                                                                     \
-    } while (0)
-
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(int64_t *v, size_t n, double p)
-{
-    if (n == 0) {
-        return 0;
-    }
-    size_t k = (size_t)(p * (double)(n - 1));
-    return (double)v[k] / 1000.0; /* us */
-}
 
 /* ---- the physical floor: a 64-byte ping-pong over loopback ------------ */
 
@@ -166,46 +133,17 @@ static void ping_pong(double seconds)
     free(lat);
 }
 
-/* ---- the state machine: a counter -------------------------------------- */
-
-struct counter {
-    uint64_t applied;
-    unsigned char result[8];
-};
+/* ---- the state machine: a counter (bench.h) ---------------------------- */
 
 static int counter_apply(void *user, uint64_t index, uint64_t term,
                          const void *data, size_t len, const void **result,
                          size_t *result_len)
 {
-    struct counter *c = user;
     (void)index;
     (void)term;
     (void)data;
     (void)len;
-    c->applied++;
-    memcpy(c->result, &c->applied, 8);
-    *result = c->result;
-    *result_len = 8;
-    return CRAFT_OK;
-}
-
-static int counter_snapshot(void *user, uint64_t index, uint64_t term,
-                            craft_snapshot_writer *w)
-{
-    struct counter *c = user;
-    (void)index;
-    (void)term;
-    return craft_snapshot_writer_write(w, &c->applied, 8);
-}
-
-static int counter_restore(void *user, uint64_t index, uint64_t term,
-                           craft_snapshot_reader *r)
-{
-    struct counter *c = user;
-    size_t n = 0;
-    (void)index;
-    (void)term;
-    return craft_snapshot_reader_read(r, &c->applied, 8, &n);
+    return counter_applied(user, result, result_len);
 }
 
 /* ---- the clusters ------------------------------------------------------ */
@@ -276,24 +214,7 @@ static void cluster_start(struct cluster *c, int tcp)
 
 static int cluster_leader(struct cluster *c)
 {
-    for (int tries = 0; tries < 4000; tries++) {
-        for (int k = 0; k < N; k++) {
-            if (craft_node_role(c->node[k]) == CRAFT_ROLE_LEADER) {
-                int agree = 1;
-                for (int j = 0; j < N; j++) {
-                    if (craft_node_leader(c->node[j]) != (uint64_t)k + 1) {
-                        agree = 0;
-                    }
-                }
-                if (agree) {
-                    return k;
-                }
-            }
-        }
-        usleep(5000);
-    }
-    fprintf(stderr, "bench_tcp: no leader\n");
-    exit(1);
+    return bench_leader(c->node, N, 4000);
 }
 
 static void cluster_free(struct cluster *c)
