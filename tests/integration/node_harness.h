@@ -627,22 +627,36 @@ static inline void tc_free(struct tcluster *c)
     }
 }
 
-/* The leader of the highest term among nodes[0..TC_MAX) (server k+1 at
- * k; NULL: not running), when no running node is in a later term; with
- * agree, also when every other node in that term names it as its
- * leader. 0 otherwise. */
-static inline uint64_t tc_leader_among(craft_node *const *nodes, int agree)
+/* The running nodes of a cluster as the leader checks below take them,
+ * from an array of structs with a `craft_node *node` member, server id k
+ * + 1 at k: where the first node pointer is and the stride to the next
+ * (tc_leader_among(TC_NODES(c->nodes), 1)). */
+#define TC_NODES(arr) (const void *)&(arr)[0].node, sizeof((arr)[0])
+
+static inline craft_node *tc_node_at(const void *first, size_t stride, int k)
+{
+    craft_node *n;
+    memcpy(&n, (const char *)first + (size_t)k * stride, sizeof(n));
+    return n;
+}
+
+/* The leader of the highest term among TC_MAX nodes (NULL: not running),
+ * when no running node is in a later term; with agree, also when every
+ * other node in that term names it as its leader. 0 otherwise. */
+static inline uint64_t tc_leader_among(const void *first, size_t stride,
+                                       int agree)
 {
     uint64_t leader = 0, term = 0, max_term = 0;
     for (int k = 0; k < TC_MAX; k++) {
-        if (nodes[k] == NULL) {
+        craft_node *n = tc_node_at(first, stride, k);
+        if (n == NULL) {
             continue;
         }
-        uint64_t tt = craft_node_term(nodes[k]);
+        uint64_t tt = craft_node_term(n);
         if (tt > max_term) {
             max_term = tt;
         }
-        if (craft_node_role(nodes[k]) == CRAFT_ROLE_LEADER && tt >= term) {
+        if (craft_node_role(n) == CRAFT_ROLE_LEADER && tt >= term) {
             leader = (uint64_t)k + 1;
             term = tt;
         }
@@ -651,23 +665,23 @@ static inline uint64_t tc_leader_among(craft_node *const *nodes, int agree)
         return 0;
     }
     for (int k = 0; agree && k < TC_MAX; k++) {
-        if (nodes[k] != NULL && (uint64_t)k + 1 != leader &&
-            craft_node_term(nodes[k]) == term &&
-            craft_node_leader(nodes[k]) != leader) {
+        craft_node *n = tc_node_at(first, stride, k);
+        if (n != NULL && (uint64_t)k + 1 != leader &&
+            craft_node_term(n) == term && craft_node_leader(n) != leader) {
             return 0;
         }
     }
     return leader;
 }
 
-/* Polls leader_now(c) until it names a leader and returns it;
+/* Polls tc_leader_among until it names a leader and returns it;
  * ck_abort after TC_WAIT_MS. */
-static inline uint64_t tc_wait_for_leader(uint64_t (*leader_now)(void *),
-                                          void *c)
+static inline uint64_t tc_wait_for_leader(const void *first, size_t stride,
+                                          int agree)
 {
     int64_t end = tc_now_ms() + TC_WAIT_MS;
     while (tc_now_ms() < end) {
-        uint64_t l = leader_now(c);
+        uint64_t l = tc_leader_among(first, stride, agree);
         if (l != 0) {
             return l;
         }
@@ -681,21 +695,12 @@ static inline uint64_t tc_wait_for_leader(uint64_t (*leader_now)(void *),
  * term and every other node in that term names it; or 0. */
 static inline uint64_t tc_leader_now(struct tcluster *c)
 {
-    craft_node *nodes[TC_MAX];
-    for (int k = 0; k < TC_MAX; k++) {
-        nodes[k] = c->nodes[k].node;
-    }
-    return tc_leader_among(nodes, 1);
-}
-
-static inline uint64_t tc_leader_now_of(void *c)
-{
-    return tc_leader_now(c);
+    return tc_leader_among(TC_NODES(c->nodes), 1);
 }
 
 static inline uint64_t tc_wait_leader(struct tcluster *c)
 {
-    return tc_wait_for_leader(tc_leader_now_of, c);
+    return tc_wait_for_leader(TC_NODES(c->nodes), 1);
 }
 
 /* Proposes value on node id and waits; returns the status. */

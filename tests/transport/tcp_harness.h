@@ -428,21 +428,12 @@ static inline void tn_free(struct tnet *c)
  * that term need not know it yet). */
 static inline uint64_t tn_leader_now(struct tnet *c)
 {
-    craft_node *nodes[TC_MAX];
-    for (int k = 0; k < TC_MAX; k++) {
-        nodes[k] = c->n[k].node;
-    }
-    return tc_leader_among(nodes, 0);
-}
-
-static inline uint64_t tn_leader_now_of(void *c)
-{
-    return tn_leader_now(c);
+    return tc_leader_among(TC_NODES(c->n), 0);
 }
 
 static inline uint64_t tn_wait_leader(struct tnet *c)
 {
-    return tc_wait_for_leader(tn_leader_now_of, c);
+    return tc_wait_for_leader(TC_NODES(c->n), 0);
 }
 
 /* ---- many proposals -------------------------------------------------- */
