@@ -18,6 +18,20 @@ static int refused(const struct craft_node *n)
     return CRAFT_OK;
 }
 
+/* The apply thread is a full queue behind. A round run on a sender's
+ * thread must not wait for it: a paused follower takes in nothing
+ * anyway, and a snapshot the sender's message installs waits for the
+ * whole backlog to be applied first, while the sender (a leader's
+ * thread) would send no heartbeat. Its own driver thread runs that
+ * round. */
+static int apply_behind(const struct craft_node *n)
+{
+    return atomic_load_explicit(&n->backlog_entries, memory_order_relaxed) >=
+               n->opts.apply_queue_entries ||
+           atomic_load_explicit(&n->backlog_bytes, memory_order_relaxed) >=
+               n->opts.apply_queue_bytes;
+}
+
 static int receive(struct craft_node *n, const void *data, size_t len,
                    int inline_)
 {
@@ -54,7 +68,7 @@ static int receive(struct craft_node *n, const void *data, size_t len,
         atomic_store_explicit(&n->in_work, 1, memory_order_relaxed);
         nd_metric_add(n, CRAFT_METRIC_MESSAGES_RECEIVED, 1);
         nd_metric_add(n, CRAFT_METRIC_BYTES_RECEIVED, len);
-        if (inline_ && nd_driver_try_guest_locked(n)) {
+        if (inline_ && !apply_behind(n) && nd_driver_try_guest_locked(n)) {
             nd_driver_guest_locked(n, NULL);
         } else {
             nd_driver_wake_locked(n);
