@@ -459,6 +459,8 @@ help:
 	@echo '  make demo-engine 3 engines in one process (examples/engine_host)'
 	@echo '  make kv-cluster  3 craft-kv processes on 127.0.0.1 (kv-cluster-stop)'
 	@echo '  make bench-kv    craft-kv vs redis-server appendfsync always'
+	@echo '  make chaos       craft-kv under kills, pauses, cuts, disk and clock faults'
+	@echo '                   (CHAOS_SECONDS, CHAOS_SEED; chaos-smoke: the short one)'
 	@echo '  make test        build everything and run every test'
 	@echo
 	@echo 'Build:'
@@ -488,7 +490,7 @@ FORCE:
 MK_FRAGMENTS := mk/sanitize.mk mk/integration.mk mk/ffi.mk mk/sim.mk \
                 mk/examples.mk \
                 mk/storage.mk mk/python.mk mk/fuzz.mk mk/rust.mk mk/go.mk \
-                mk/transport.mk mk/kv.mk
+                mk/transport.mk mk/kv.mk mk/chaos.mk
 $(foreach f,$(filter-out $(MK_FRAGMENTS),$(wildcard mk/*.mk)),\
   $(error $(f) exists but is not listed in MK_FRAGMENTS in the Makefile))
 include $(MK_FRAGMENTS)
