@@ -250,15 +250,26 @@ class Proxy:
 # ---- the cluster ------------------------------------------------------------
 
 def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+    """n consecutive free ports below the kernel's ephemeral range (32768
+    and up by default), so that no outgoing connection of another program
+    takes one while its node is down for a restart."""
+    lo, hi = 20000, 32000
+    start = lo + (os.getpid() * 97) % (hi - lo - n)
+    for k in range(200):
+        base = lo + (start - lo + k * n) % (hi - lo - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return list(range(base, base + n))
+    raise OSError("no %d free ports in %d..%d" % (n, lo, hi))
 
 
 class Cluster:
@@ -419,9 +430,10 @@ class History:
         self.f.write("# craft-kv chaos history: invoke/ok/fail/info, "
                      "time in seconds since the start after '#'\n")
 
-    def event(self, text):
+    def event(self, text, note=""):
         with self.lock:
-            self.f.write("%s  # %.6f\n" % (text, time.monotonic() - self.t0))
+            self.f.write("%s  # %.6f%s\n" % (text, time.monotonic() - self.t0,
+                                             " " + note if note else ""))
 
     def close(self):
         self.f.close()
@@ -536,18 +548,21 @@ class Client(threading.Thread):
                 st.add("connect-refused")
                 return False
         self.hist.event("invoke %s %s" % (self.name_, inv))
+        note = ""
         try:
             r = self.conn.call(*cmd)
-        except (OSError, ConnectionError, ValueError):
+        except (OSError, ConnectionError, ValueError) as e:
             r = None
             self.drop()
             outcome = "info" if op != "get" else "fail"
+            note = "node %d: %s" % (self.node, e.__class__.__name__)
         else:
             if isinstance(r, RespError):
                 # A write's outcome is unknown unless the server says
                 # otherwise for sure; craft-kv's errors after a proposal
                 # (TRYAGAIN, NOTLEADER from a forwarded request) are not.
                 outcome = "info" if op != "get" else "fail"
+                note = "node %d: -%s" % (self.node, str(r)[:80])
                 st.add("err " + re.sub(r"[0-9]+", "N", str(r))[:60])
                 if str(r).startswith("NOTLEADER"):
                     self.drop()
@@ -582,7 +597,7 @@ class Client(threading.Thread):
                 with st.lock:
                     st.puts[key].append((val, "ok"))
         else:
-            self.hist.event("%s %s" % (outcome, self.name_))
+            self.hist.event("%s %s" % (outcome, self.name_), note)
             with st.lock:
                 if op == "incr":
                     st.incr_info[key] += 1
@@ -787,6 +802,32 @@ def check_acknowledged(stats, finals):
     return anomalies
 
 
+def plant_lost_write(path, stats):
+    """A copy of the history in which node 1's final read of a counter
+    with acknowledged INCRs says 0: a lost write the checker must see
+    (a check of the check). None when no counter qualifies."""
+    keys = sorted(k for k, n in stats.incr_ok.items() if n > 0)
+    if not keys:
+        return None
+    key = keys[0]
+    out, armed, done = [], False, False
+    with open(path) as f:
+        for line in f:
+            w = line.split("#")[0].split()
+            if not done and w[:4] == ["invoke", "final1", "get", key]:
+                armed = True
+            elif armed and w[:2] == ["ok", "final1"]:
+                line = "ok final1 0  # planted\n"
+                armed, done = False, True
+            out.append(line)
+    if not done:
+        return None
+    planted = path + ".planted"
+    with open(planted, "w") as f:
+        f.writelines(out)
+    return planted
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build/craft-kv")
@@ -918,6 +959,18 @@ def main():
         lin = ""
         unchecked = "craft-lincheck did not finish in %d s" % args.lincheck_timeout
 
+    planted = plant_lost_write(os.path.join(args.dir, "history"), stats)
+    if planted is not None and unchecked is None:
+        pc = subprocess.run([args.lincheck, "--quiet", planted],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            timeout=args.lincheck_timeout)
+        if pc.returncode != 1:
+            anomalies.append("craft-lincheck missed a lost write planted in "
+                             "%s (status %d)" % (planted, pc.returncode))
+        selfcheck = "caught" if pc.returncode == 1 else "MISSED"
+    else:
+        selfcheck = "not made"
+
     c = stats.c
     ok = sum(v for k, v in c.items() if k.endswith(" ok"))
     failed = sum(v for k, v in c.items() if k.endswith(" fail"))
@@ -942,6 +995,8 @@ def main():
             print("    %6d  -%s" % (v, k[4:]))
     print("keys: %d, read back on all %d nodes: %d" % (len(stats.keys), len(NODES), len(finals)))
     print("linearizability: %s" % (lin.splitlines()[-1] if lin else "?"))
+    print("check of the check: a lost write planted in a copy of the "
+          "history: %s" % selfcheck)
     print("anomalies: %d" % len(anomalies))
     print("reproduce: python3 tests/chaos/chaos.py " + " ".join(sys.argv[1:]))
     for a in anomalies:
