@@ -895,6 +895,13 @@ static void route(kv_server *s, struct kv_pending *p)
     fwd_send(s, p, leader);
 }
 
+static int is_read(int cmd)
+{
+    return cmd == C_GET || cmd == C_MGET || cmd == C_EXISTS ||
+           cmd == C_STRLEN || cmd == C_PTTL || cmd == C_TTL ||
+           cmd == C_DBSIZE;
+}
+
 static void read_local(kv_server *s, struct kv_pending *p)
 {
     s->reads++;
@@ -1425,7 +1432,15 @@ static void drain_done(kv_server *s)
             pending_free(p);
         } else if (p->retry) {
             p->retry = 0;
-            route(s, p);
+            if (is_read(p->cmd)) {
+                /* A read that met a leader change: again on this node
+                 * (the runtime asks the new leader), not routed as a
+                 * write (which answered it "not a write"). */
+                p->tries++;
+                read_local(s, p);
+            } else {
+                route(s, p);
+            }
         } else {
             p->done = 1;
             if (p->reply && p->reply_len && p->reply[0] == '-') {
