@@ -15,10 +15,10 @@
  *   realtime=NS    CLOCK_REALTIME (clock_gettime, gettimeofday, time) is
  *                  shifted by NS nanoseconds (signed): a wall clock jump
  *
- * No file or an empty one: no fault. CLOCK_MONOTONIC is never shifted:
- * Linux never steps it, and craft times ticks, leases and deadlines on it
- * (a real monotonic "jump" is a pause, which the driver makes with
- * SIGSTOP).
+ * No file or an empty one: no fault. CLOCK_BOOTTIME and CLOCK_MONOTONIC
+ * are never shifted: Linux never steps them back, and craft times ticks,
+ * leases and deadlines on them (their real forward "jump" is a pause or
+ * a suspend, which the driver makes with SIGSTOP).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
