@@ -222,6 +222,19 @@ CRAFT_API int craft_engine_load_entry(craft_engine *e, uint64_t index,
  * an address). An address longer than CRAFT_MAX_ADDR_BYTES is
  * CRAFT_ETOOBIG; NULL with a non-zero length, or a BOOTSTRAP whose nbufs
  * is not nids, is CRAFT_EINVAL.
+ *
+ * Coalesced durability reports (new in 1.1): an event that uses neither
+ * index nor term (TICK, MESSAGE, PROPOSE, READ, TRANSFER, ADD_PEER,
+ * ADD_LEARNER, PROMOTE, REMOVE) may carry a PERSISTED report in them with
+ * the flag CRAFT_EVENT_F_PERSISTED. The step then does what a PERSISTED
+ * event (index, term) stepped just before it would have done, and both
+ * outputs come in its one actions list. A host saves a step per report
+ * this way: e.g. it reports a write durable with the next message it
+ * hands to the engine. Reporting late is always safe; only commits that
+ * wait for the report wait longer (a leader counts itself toward a quorum
+ * once its entries are reported durable). The flag with any other event
+ * type is CRAFT_EINVAL. When the step fails, the report was not taken
+ * either (the engine is unchanged): report it again.
  */
 enum craft_event_type {
     CRAFT_EVENT_TICK = 1,
@@ -243,6 +256,8 @@ enum craft_event_type {
 #define CRAFT_EVENT_F_FAILED 0x2u /* SNAPSHOT_CHUNK: could not read */
 #define CRAFT_EVENT_F_ADDR 0x4u   /* BOOTSTRAP, ADD_PEER, ADD_LEARNER:
                                      addresses given (1.1) */
+#define CRAFT_EVENT_F_PERSISTED 0x8u /* a durability report rides along
+                                        (1.1): see below */
 
 typedef struct craft_event {
     uint32_t struct_size; /* sizeof(craft_event) */

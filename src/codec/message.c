@@ -266,6 +266,13 @@ size_t craft_msg_encode(const struct craft_msg *m, uint8_t *buf)
     if (size == 0 || buf == NULL) {
         return 0;
     }
+    return craft_msg_encode_sized(m, buf, size);
+}
+
+size_t craft_msg_encode_sized(const struct craft_msg *m, uint8_t *buf,
+                              size_t size)
+{
+    CRAFT_ASSERT(size != 0 && size == craft_msg_encoded_size(m));
     const struct msg_layout *l = layout_of(m->type);
     uint8_t *p = craft_put_u32(buf, (uint32_t)size);
     p = craft_put_u8(p, CRAFT_WIRE_VERSION);

@@ -128,6 +128,10 @@ size_t craft_msg_encoded_size(const struct craft_msg *m);
  * Returns the number of bytes written: craft_msg_encoded_size(m), so 0
  * (and nothing written) when m cannot be encoded. Thread-safe. */
 size_t craft_msg_encode(const struct craft_msg *m, uint8_t *buf);
+/* The same, given size = craft_msg_encoded_size(m), non-zero (an encoder
+ * that sized a message already need not validate it twice). */
+size_t craft_msg_encode_sized(const struct craft_msg *m, uint8_t *buf,
+                              size_t size);
 
 /* CRAFT_OK when craft_msg_encoded_size(m) != 0, else CRAFT_EMALFORMED
  * (CRAFT_EINVAL on NULL): lets an engine test assert that every message

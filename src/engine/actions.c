@@ -187,6 +187,7 @@ static int encode_all(struct craft_actions *a)
             if (n == 0) {
                 return CRAFT_EINVAL; /* the engine built an invalid message */
             }
+            a->v[i].enc_len = n;
             total += n;
         }
     }
@@ -203,7 +204,8 @@ static int encode_all(struct craft_actions *a)
         struct craft_action *x = &a->v[i];
         if (x->type == CRAFT_ACTION_SEND) {
             x->enc_off = off;
-            x->enc_len = craft_msg_encode(&x->msg, a->enc + off);
+            x->enc_len = craft_msg_encode_sized(&x->msg, a->enc + off,
+                                                x->enc_len);
             off += x->enc_len;
         }
     }

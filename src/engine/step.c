@@ -287,8 +287,17 @@ static void epilogue(struct craft_engine *e)
     craft_engine_check(e);
 }
 
-int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
-                   struct craft_actions *out)
+/* A durability report carried by another event (CRAFT_EVENT_F_PERSISTED):
+ * taken in as if a PERSISTED event had been stepped just before it. */
+static void take_report(struct craft_engine *e, const craft_event *ev)
+{
+    if (ev != NULL && (ev->flags & CRAFT_EVENT_F_PERSISTED)) {
+        craft_on_persisted(e, ev->index, ev->term);
+    }
+}
+
+static int step_msg(struct craft_engine *e, const struct craft_msg *m,
+                    struct craft_actions *out, const craft_event *report)
 {
     size_t bytes = 0;
     int rv = validate_msg(e, m, &bytes);
@@ -302,11 +311,18 @@ int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
         craft_actions_clear(out);
         return rv;
     }
+    take_report(e, report);
     if (handle_term(e, m)) {
         dispatch(e, m);
     }
     epilogue(e);
     return CRAFT_OK;
+}
+
+int craft_step_msg(struct craft_engine *e, const struct craft_msg *m,
+                   struct craft_actions *out)
+{
+    return step_msg(e, m, out, NULL);
 }
 
 /* An address given with CRAFT_EVENT_F_ADDR: at most CRAFT_MAX_ADDR_BYTES,
@@ -386,6 +402,26 @@ static int step_bootstrap(struct craft_engine *e, const craft_event *ev,
     return CRAFT_OK;
 }
 
+/* Events whose index and term are free to carry a durability report
+ * (CRAFT_EVENT_F_PERSISTED). */
+static int carries_report(uint32_t type)
+{
+    switch (type) {
+    case CRAFT_EVENT_TICK:
+    case CRAFT_EVENT_MESSAGE:
+    case CRAFT_EVENT_PROPOSE:
+    case CRAFT_EVENT_READ:
+    case CRAFT_EVENT_TRANSFER:
+    case CRAFT_EVENT_ADD_PEER:
+    case CRAFT_EVENT_ADD_LEARNER:
+    case CRAFT_EVENT_PROMOTE:
+    case CRAFT_EVENT_REMOVE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int craft_engine_step(craft_engine *e, const craft_event *in,
                       craft_actions *out)
 {
@@ -410,6 +446,10 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
             return rv;
         }
         evp = &evbuf;
+    }
+    if ((evp->flags & CRAFT_EVENT_F_PERSISTED) && !carries_report(evp->type)) {
+        craft_actions_clear(out);
+        return CRAFT_EINVAL;
     }
     switch (evp->type) {
     case CRAFT_EVENT_TICK:
@@ -454,7 +494,7 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         }
         rv = craft_msg_decode(evp->data, evp->len, &m, &e->alloc, &e->scratch);
         if (rv == CRAFT_OK) {
-            return craft_step_msg(e, &m, out);
+            return step_msg(e, &m, out, evp);
         }
         break;
     case CRAFT_EVENT_PROPOSE:
@@ -474,6 +514,7 @@ int craft_engine_step(craft_engine *e, const craft_event *in,
         return rv;
     }
 
+    take_report(e, evp);
     switch (evp->type) {
     case CRAFT_EVENT_TICK:
         craft_tick(e);

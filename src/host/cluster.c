@@ -467,13 +467,28 @@ static void step_kind(struct host *h, struct host_node *nd,
     if (!nd->up) {
         HOST_FAIL(h, "node %llu is down", (unsigned long long)nd->id);
     }
+    craft_event with;
+    if (h->coalesce_persist && nd->pending_index != 0 && !nd->hold_persist &&
+        !(ev->flags & CRAFT_EVENT_F_PERSISTED) &&
+        (ev->type == CRAFT_EVENT_TICK || ev->type == CRAFT_EVENT_MESSAGE ||
+         ev->type == CRAFT_EVENT_PROPOSE)) {
+        /* The last APPEND is durable (writes are synchronous): its report
+         * rides on this step. */
+        with = *ev;
+        with.flags |= CRAFT_EVENT_F_PERSISTED;
+        with.index = nd->pending_index;
+        with.term = nd->pending_term;
+        ev = &with;
+    }
     nd->steps++;
     int rv = craft_engine_step(nd->e, ev, nd->acts);
     if (rv != CRAFT_OK) {
         HOST_FAIL(h, "node %llu: craft_engine_step (event %u): %s",
                   (unsigned long long)nd->id, ev->type, craft_strerror(rv));
     }
-    if (ev->type == CRAFT_EVENT_PERSISTED && ev->index >= nd->pending_index) {
+    if ((ev->type == CRAFT_EVENT_PERSISTED ||
+         (ev->flags & CRAFT_EVENT_F_PERSISTED)) &&
+        ev->index >= nd->pending_index) {
         nd->pending_index = 0; /* reported */
     }
     if (h->on_step != NULL) {
@@ -576,7 +591,7 @@ void host_execute(struct host *h, struct host_node *nd)
     size_t next = 0;
     host_run(&cluster_ops, &x, a, &next);
     /* Writes are synchronous: the APPEND is durable now. */
-    if (nd->pending_index != 0 && !nd->hold_persist) {
+    if (nd->pending_index != 0 && !nd->hold_persist && !h->coalesce_persist) {
         craft_event ev = CRAFT_EVENT_INIT;
         ev.type = CRAFT_EVENT_PERSISTED;
         ev.index = nd->pending_index;
@@ -650,6 +665,17 @@ void host_persist(struct host *h, struct host_node *nd, uint64_t index,
     ev.index = index;
     ev.term = term;
     host_step(h, nd, &ev);
+}
+
+void host_flush_persist(struct host *h, int leaders_only)
+{
+    for (int i = 0; i < h->n; i++) {
+        struct host_node *nd = &h->nodes[i];
+        if (nd->up && nd->pending_index != 0 && !nd->hold_persist &&
+            (!leaders_only || craft_engine_role(nd->e) == CRAFT_ROLE_LEADER)) {
+            host_persist_pending(h, nd);
+        }
+    }
 }
 
 void host_persist_pending(struct host *h, struct host_node *nd)

@@ -259,6 +259,12 @@ struct host {
     int record;  /* journal, results, receipts, applied terms: 1 */
     int check;   /* cross-check what the actions say (contract): 1 */
     int compact; /* drop durable entries a taken snapshot covers: 0 */
+    /* Report a durable APPEND with the node's next TICK, MESSAGE or
+     * PROPOSE step (CRAFT_EVENT_F_PERSISTED) instead of a PERSISTED step
+     * of its own; a leader's report still gets a step of its own when
+     * host_deliver leaves nothing to deliver (it may complete a
+     * commit). 0: a PERSISTED step after every list with an APPEND. */
+    int coalesce_persist;
     const struct host_sm *sm;
     /* Called after every engine step, before its actions are carried
      * out (NULL: nothing). */
@@ -335,6 +341,9 @@ void host_persist(struct host *h, struct host_node *nd, uint64_t index,
                   uint64_t term);
 /* Reports nd's last APPEND durable (after hold_persist). */
 void host_persist_pending(struct host *h, struct host_node *nd);
+/* With coalesce_persist: reports the durable APPENDs not reported yet, of
+ * every up node (leaders_only: of leaders), each in a PERSISTED step. */
+void host_flush_persist(struct host *h, int leaders_only);
 /* Takes a snapshot at nd's applied index and reports it. */
 void host_take_snapshot(struct host *h, struct host_node *nd);
 /* Answers the SNAPSHOT_READs held (hold_chunks), oldest first. */

@@ -98,6 +98,9 @@ size_t host_deliver(struct host *h, size_t max)
 {
     size_t done = 0;
     size_t k = 0; /* held messages skipped so far, oldest first */
+    if (h->coalesce_persist && h->qhead >= h->nq) {
+        host_flush_persist(h, 1);
+    }
     while (h->qhead + k < h->nq && done < max) {
         const struct host_msg *q = &h->q[h->qhead + k];
         if (h->hold[q->from][q->to] && deliverable(h, q)) {
@@ -110,6 +113,11 @@ size_t host_deliver(struct host *h, size_t max)
             done++;
         }
         host_msg_free(h, &m);
+        if (h->coalesce_persist && h->qhead + k >= h->nq) {
+            /* Quiet: a leader's own report may complete a commit (and
+             * what that sends is delivered too). */
+            host_flush_persist(h, 1);
+        }
     }
     return done;
 }

@@ -118,6 +118,7 @@ static void cluster_up(void)
     cl.record = 0;
     cl.check = 0;
     cl.compact = 1;
+    cl.coalesce_persist = 1;
     cl.sm = &counter;
     host_start(&cl, NODES);
 }

@@ -556,6 +556,133 @@ START_TEST(persisted_stale_or_bogus_is_ignored)
 }
 END_TEST
 
+/* ---- coalesced durability reports (CRAFT_EVENT_F_PERSISTED) -------- */
+
+START_TEST(report_rides_on_propose_and_tick)
+{
+    static const uint64_t one[] = {1};
+    craft_engine *e = eu_engine(NULL, 1, 2, 1, one, 1,
+                                (const uint64_t[]){1, 2}, 2);
+    craft_actions *a = eu_actions();
+    int t = 0;
+    do {
+        ck_assert_int_eq(eu_tick(e, a), CRAFT_OK);
+    } while (craft_actions_count(a) == 0 && ++t < 40);
+    EU_EXPECT(e, a,
+              "ROLE P t=2 l=0 | ROLE C t=3 l=0 | ROLE L t=3 l=1 | "
+              "HS t=3 v=1 | APPEND i=3 [3O]");
+    /* The no-op's report rides on the next proposal: one list holds what
+     * the report does (commit and apply through 3) and the proposal's
+     * own actions. */
+    craft_buf b = {"x", 1};
+    craft_event ev = CRAFT_EVENT_INIT;
+    ev.type = CRAFT_EVENT_PROPOSE;
+    ev.id = 3;
+    ev.bufs = &b;
+    ev.nbufs = 1;
+    ev.flags = CRAFT_EVENT_F_PERSISTED;
+    ev.index = 3;
+    ev.term = 3;
+    EU_STEP_EXPECT(e, a, craft_engine_step(e, &ev, a),
+                   "RESULT id=3 OK i=4 t=3 n=1 l=1 | APPEND i=4 [3N] | "
+                   "APPLY i=1 [1C,2N,3O]");
+    ck_assert_uint_eq(craft_engine_persisted_index(e), 3);
+    /* On a tick. */
+    craft_event tick = CRAFT_EVENT_INIT;
+    tick.type = CRAFT_EVENT_TICK;
+    tick.flags = CRAFT_EVENT_F_PERSISTED;
+    tick.index = 4;
+    tick.term = 3;
+    EU_STEP_EXPECT(e, a, craft_engine_step(e, &tick, a), "APPLY i=4 [3N]");
+    ck_assert_uint_eq(craft_engine_persisted_index(e), 4);
+    /* A stale report rides along harmlessly, as a PERSISTED event would. */
+    tick.index = 4;
+    tick.term = 2;
+    EU_STEP_EXPECT(e, a, craft_engine_step(e, &tick, a), "");
+    ck_assert_uint_eq(craft_engine_persisted_index(e), 4);
+    craft_actions_free(a);
+    craft_engine_free(e);
+}
+END_TEST
+
+START_TEST(report_refused_where_index_is_used)
+{
+    static const uint64_t one[] = {1};
+    craft_engine_options o = eu_opts(1);
+    craft_engine *e = eu_create(&o);
+    craft_actions *a = eu_actions();
+    /* Entry 1 written, not reported durable yet. */
+    EU_STEP_EXPECT(e, a, eu_bootstrap(e, a, one, 1),
+                   "HS t=1 v=0 | APPEND i=1 [1C]");
+    static const uint32_t types[] = {
+        CRAFT_EVENT_PERSISTED, CRAFT_EVENT_BOOTSTRAP,
+        CRAFT_EVENT_SNAPSHOT_TAKEN, CRAFT_EVENT_SNAPSHOT_CHUNK};
+    for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+        craft_event ev = CRAFT_EVENT_INIT;
+        ev.type = types[k];
+        ev.flags = CRAFT_EVENT_F_PERSISTED;
+        ev.index = 1;
+        ev.term = 1;
+        ev.peer = 2;
+        ev.ids = one;
+        ev.nids = 1;
+        ck_assert_int_eq(craft_engine_step(e, &ev, a), CRAFT_EINVAL);
+        ck_assert_uint_eq(craft_actions_count(a), 0);
+        ck_assert_uint_eq(craft_engine_persisted_index(e), 0);
+    }
+    /* A MESSAGE that does not decode: the step fails and the report is
+     * not taken either. */
+    craft_event ev = CRAFT_EVENT_INIT;
+    ev.type = CRAFT_EVENT_MESSAGE;
+    ev.data = "garbage!!";
+    ev.len = 9;
+    ev.flags = CRAFT_EVENT_F_PERSISTED;
+    ev.index = 1;
+    ev.term = 1;
+    ck_assert_int_ne(craft_engine_step(e, &ev, a), CRAFT_OK);
+    ck_assert_uint_eq(craft_engine_persisted_index(e), 0);
+    /* The same report on a tick is taken. */
+    ev.type = CRAFT_EVENT_TICK;
+    EU_STEP_EXPECT(e, a, craft_engine_step(e, &ev, a), "");
+    ck_assert_uint_eq(craft_engine_persisted_index(e), 1);
+    craft_actions_free(a);
+    craft_engine_free(e);
+}
+END_TEST
+
+/* The reference host's coalesce_persist: each follower's report rides on
+ * its next message, the leader's on the first answer; a round of one
+ * proposal takes five steps instead of eight, and commits the same. */
+START_TEST(report_coalesced_by_host)
+{
+    struct host net;
+    leader3(&net, NULL);
+    net.coalesce_persist = 1;
+    uint64_t before[4];
+    for (uint64_t id = 1; id <= 3; id++) {
+        before[id] = host_node(&net, id)->steps;
+    }
+    host_propose(&net, host_node(&net, 1), 1, "a", 1);
+    host_deliver_all(&net);
+    struct host_node *ld = host_node(&net, 1);
+    ck_assert_uint_eq(craft_engine_commit_index(ld->e), 3);
+    ck_assert_uint_eq(ld->applied, 3);
+    ck_assert_uint_eq(craft_engine_persisted_index(ld->e), 3);
+    ck_assert_uint_eq(ld->steps - before[1], 3); /* PROPOSE, 2 answers */
+    for (uint64_t id = 2; id <= 3; id++) {
+        struct host_node *f = host_node(&net, id);
+        ck_assert_uint_eq(f->steps - before[id], 1); /* the APPEND */
+        /* Its write waits for its next step to be reported. */
+        ck_assert_uint_eq(craft_engine_persisted_index(f->e), 2);
+        ck_assert_uint_eq(f->pending_index, 3);
+        host_tick(&net, f);
+        ck_assert_uint_eq(craft_engine_persisted_index(f->e), 3);
+        ck_assert_uint_eq(f->pending_index, 0);
+    }
+    eu_free(&net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine_events");
@@ -592,6 +719,9 @@ static Suite *suite(void)
     tcase_add_test(tc, commit_needs_leader_persist_and_one_ack);
     tcase_add_test(tc, commit_by_followers_alone);
     tcase_add_test(tc, persisted_stale_or_bogus_is_ignored);
+    tcase_add_test(tc, report_rides_on_propose_and_tick);
+    tcase_add_test(tc, report_refused_where_index_is_used);
+    tcase_add_test(tc, report_coalesced_by_host);
     suite_add_tcase(s, tc);
     return s;
 }
