@@ -13,6 +13,10 @@
 #include "util/alloc.h"
 #include "util/assert.h"
 
+/* craft_actions_push clears the common fields (through peer) of every
+ * action, the snapshot fields (offset .. conf_len) of SNAPSHOT_READ and
+ * SNAPSHOT_WRITE only (the accessors read them for those types alone),
+ * and the message of a SEND only: a small step clears little. */
 struct craft_action {
     uint32_t type;
     int32_t status;
@@ -25,17 +29,18 @@ struct craft_action {
     uint64_t count; /* entries (APPEND, APPLY, SEND), batch (PROPOSE_RESULT),
                        bytes (SNAPSHOT_READ) */
     uint64_t peer;  /* SNAPSHOT_READ, TRANSFER_RESULT */
+    /* Snapshot fields. */
     uint64_t offset;
     uint32_t flags;
     const uint8_t *data; /* SNAPSHOT_WRITE chunk */
     size_t len;
     const uint8_t *conf; /* SNAPSHOT_WRITE membership */
     size_t conf_len;
+    /* Set before they are read: entries when count > 0 (resolve), the
+     * encoding of a SEND (craft_action_message). */
     const struct craft_entry *entries;
     size_t enc_off;       /* SEND: offset of its bytes in enc */
     size_t enc_len;
-    /* Last, so that craft_actions_push clears only what is above it and
-     * a SEND clears its message itself. */
     struct craft_msg msg; /* SEND; msg.entries resolved with entries */
 };
 

@@ -5,13 +5,6 @@
 
 #include <string.h>
 
-struct craft_block {
-    size_t refs; /* live entries whose payload is here */
-    size_t used;
-    size_t size;
-    uint8_t data[];
-};
-
 void craft_log_init(struct craft_log *l)
 {
     memset(l, 0, sizeof(*l));

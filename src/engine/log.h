@@ -20,7 +20,8 @@
 #define CRAFT_ARENA_BLOCK (256u * 1024u)
 #define CRAFT_ARENA_SPARES 8
 
-struct craft_block; /* opaque arena block */
+
+struct craft_block; /* an arena block, below */
 
 struct craft_log {
     struct craft_entry *e; /* e[start .. start+n) are live */
@@ -73,6 +74,21 @@ static inline uint64_t craft_log_term(const struct craft_log *l, uint64_t i)
 static inline uint64_t craft_log_last_term(const struct craft_log *l)
 {
     return craft_log_term(l, craft_log_last(l));
+}
+
+/* An arena block (log.c manages them; its header is here so that the hot
+ * path can ask for room inline). */
+struct craft_block {
+    size_t refs; /* live entries whose payload is here */
+    size_t used;
+    size_t size;
+    uint8_t data[];
+};
+
+/* Payload bytes the current arena block still takes without a reserve. */
+static inline size_t craft_log_room(const struct craft_log *l)
+{
+    return l->cur != NULL ? l->cur->size - l->cur->used : 0;
 }
 
 /*

@@ -155,9 +155,13 @@ void craft_on_append_resp(struct craft_engine *e, const struct craft_msg *m)
         craft_progress_acked(p, m->index);
     }
     if (updated) {
-        craft_maybe_commit(e);
-        if (e->role != CRAFT_ROLE_LEADER) {
-            return;
+        /* A match at or below the commit index cannot raise the
+         * quorum's index past it: only a higher one may commit. */
+        if (m->index > e->commit) {
+            craft_maybe_commit(e);
+            if (e->role != CRAFT_ROLE_LEADER) {
+                return;
+            }
         }
         craft_promo_check(e);
     }

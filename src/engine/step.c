@@ -246,11 +246,17 @@ static int prologue(struct craft_engine *e, struct craft_actions *out,
                     size_t entries, size_t bytes)
 {
     /* +1 entry: a new leader's no-op, or a configuration the step may
-     * append (a promotion). */
-    int rv = craft_log_reserve(&e->alloc, &e->log, entries + 1,
-                               bytes + craft_conf_reserve(e));
-    if (rv != CRAFT_OK) {
-        return rv;
+     * append (a promotion). Most steps find room already: the checks
+     * stay here, the growing in the callees. */
+    int rv;
+    struct craft_log *l = &e->log;
+    size_t need = bytes + craft_conf_reserve(e);
+    if (l->start + l->n + entries + 1 > l->cap ||
+        (need > 0 && craft_log_room(l) < need)) {
+        rv = craft_log_reserve(&e->alloc, l, entries + 1, need);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
     }
     /* One more pending read. */
     if (e->n_reads + 1 > e->cap_reads) {
@@ -263,13 +269,18 @@ static int prologue(struct craft_engine *e, struct craft_actions *out,
         e->reads = v;
     }
     /* One more receipt (a proposal or a membership change). */
-    rv = craft_receipts_reserve(e);
-    if (rv != CRAFT_OK) {
-        return rv;
+    if (e->opts.lost_receipts) {
+        rv = craft_receipts_reserve(e);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
     }
-    rv = craft_actions_reserve(out, craft_actions_bound(e));
-    if (rv != CRAFT_OK) {
-        return rv;
+    size_t bound = craft_actions_bound(e);
+    if (bound > out->cap) {
+        rv = craft_actions_reserve(out, bound);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
     }
     CRAFT_ASSERT(e->out == NULL); /* steps do not nest */
     craft_actions_clear(out);

@@ -20,13 +20,17 @@ void host_enqueue(struct host *h, uint64_t from, uint64_t to, uint32_t type,
         h->nq -= h->qhead;
         h->qhead = 0;
     }
-    host_grow(h, &h->q, &h->capq, h->nq + 1, sizeof(*h->q));
+    if (h->nq == h->capq) {
+        host_grow(h, &h->q, &h->capq, h->nq + 1, sizeof(*h->q));
+    }
     struct host_msg *m = &h->q[h->nq++];
     struct host_bytes buf = {NULL, 0, 0};
     if (h->nspare > 0) {
         buf = h->spare[--h->nspare];
     }
-    host_bytes_reserve(h, &buf, len);
+    if (len > buf.cap) {
+        host_bytes_reserve(h, &buf, len);
+    }
     memcpy(buf.p, b, len);
     m->from = from;
     m->to = to;
@@ -41,7 +45,10 @@ void host_msg_free(struct host *h, struct host_msg *m)
     if (m->bytes == NULL) {
         return;
     }
-    host_grow(h, &h->spare, &h->cap_spare, h->nspare + 1, sizeof(*h->spare));
+    if (h->nspare == h->cap_spare) {
+        host_grow(h, &h->spare, &h->cap_spare, h->nspare + 1,
+                  sizeof(*h->spare));
+    }
     struct host_bytes *b = &h->spare[h->nspare++];
     b->p = m->bytes;
     b->cap = m->cap;
@@ -73,9 +80,17 @@ static int matches(const struct host_msg *m, uint32_t mt, uint64_t from,
            (to == 0 || m->to == to);
 }
 
+/* host_node() without its check where ids are in range (a SEND's peer
+ * need not be a node of the cluster). */
+static struct host_node *node_of(struct host *h, uint64_t id)
+{
+    return id >= 1 && id <= (uint64_t)h->n ? &h->nodes[id - 1]
+                                           : host_node(h, id);
+}
+
 static int deliverable(struct host *h, const struct host_msg *m)
 {
-    return host_node(h, m->to)->up && host_node(h, m->from)->up &&
+    return node_of(h, m->to)->up && node_of(h, m->from)->up &&
            !h->cut[m->from][m->to] &&
            !(m->type <= CRAFT_MSG_TYPE_MAX && h->drop_type[m->type]);
 }
@@ -109,7 +124,7 @@ size_t host_deliver(struct host *h, size_t max)
         }
         struct host_msg m = remove_at(h, k);
         if (deliverable(h, &m)) {
-            step_message(h, host_node(h, m.to), &m, 0);
+            step_message(h, node_of(h, m.to), &m, 0);
             done++;
         }
         host_msg_free(h, &m);
