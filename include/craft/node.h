@@ -104,6 +104,13 @@ typedef struct craft_trace_event craft_trace_event;
 
 /* craft_storage_ops.snapshot_write flags. */
 #define CRAFT_SNAPSHOT_F_LAST 0x1u /* the snapshot is complete */
+/* A chunk of a snapshot taken locally, streamed (storage that sets
+ * CRAFT_STORAGE_F_STREAM_LOCAL only). Since 1.1. */
+#define CRAFT_SNAPSHOT_F_LOCAL 0x2u
+
+/* craft_storage_ops.flags. Since 1.1. */
+/* snapshot_write takes a local snapshot in chunks (see below). */
+#define CRAFT_STORAGE_F_STREAM_LOCAL 0x1u
 
 /*
  * Storage callbacks: the node's durable state. Fill with
@@ -145,6 +152,17 @@ typedef struct craft_trace_event craft_trace_event;
  *   order; a snapshot taken locally arrives in one call (offset 0 with
  *   CRAFT_SNAPSHOT_F_LAST), possibly between two chunks of a received one
  *   (whose index is then higher): it must not disturb it.
+ *   With CRAFT_STORAGE_F_STREAM_LOCAL in flags, a snapshot taken locally
+ *   arrives instead in chunks flagged CRAFT_SNAPSHOT_F_LOCAL, in order
+ *   from offset 0, as the state machine writes them (so the node holds at
+ *   most one chunk, the engine's snapshot_chunk_bytes, of it in memory):
+ *   every chunk but the last from the apply thread, the last (with
+ *   CRAFT_SNAPSHOT_F_LAST and conf) from the driver. They interleave with
+ *   the chunks of a received snapshot and must not disturb it. A local
+ *   snapshot may be abandoned (the state machine failed, or a received
+ *   one won): it then gets no final chunk, and the next local chunk at
+ *   offset 0 starts over. The node still never calls two storage methods
+ *   at the same time.
  * snapshot_read (required): copy up to count bytes at offset of the
  *   current snapshot at index into buf, set *n to the number copied and
  *   *last to 1 when they end the snapshot (else 0). CRAFT_ENOENT when the
@@ -164,11 +182,12 @@ typedef struct craft_storage_ops {
                           const void *conf, size_t conf_len, uint32_t flags);
     int (*snapshot_read)(void *user, uint64_t index, uint64_t offset,
                          void *buf, size_t count, size_t *n, int *last);
+    uint32_t flags; /* CRAFT_STORAGE_F_*; 0 by default. Since 1.1. */
 } craft_storage_ops;
 
 #define CRAFT_STORAGE_OPS_INIT                                                \
     { (uint32_t)sizeof(craft_storage_ops), NULL, NULL, NULL, NULL, NULL,      \
-      NULL, NULL, NULL }
+      NULL, NULL, NULL, 0 }
 
 /* Fills *ops like CRAFT_STORAGE_OPS_INIT. CRAFT_EINVAL on NULL. */
 CRAFT_API int craft_storage_ops_init(craft_storage_ops *ops);
@@ -261,7 +280,12 @@ CRAFT_API int craft_fsm_ops_init(craft_fsm_ops *ops);
 
 /*
  * Appends len bytes to the snapshot being taken (data is copied). Only
- * inside craft_fsm_ops.snapshot. CRAFT_EINVAL on NULL, CRAFT_ENOMEM.
+ * inside craft_fsm_ops.snapshot. With a storage that sets
+ * CRAFT_STORAGE_F_STREAM_LOCAL the bytes go to the storage whenever a
+ * chunk is full (memory stays bounded whatever the snapshot's size) and
+ * the storage's error is returned (the node then stops, as for any failed
+ * storage write); else the node buffers the whole snapshot. CRAFT_EINVAL
+ * on NULL, CRAFT_ENOMEM.
  */
 CRAFT_API int craft_snapshot_writer_write(craft_snapshot_writer *w,
                                           const void *data, size_t len);

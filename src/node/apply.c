@@ -123,6 +123,25 @@ int nd_spin_for(const atomic_int *flag, int64_t ns)
     }
 }
 
+/* Hands len bytes at the stream's offset to the storage (apply thread;
+ * st_mu makes it one storage call at a time with the driver's). */
+static int stream_chunk(struct craft_node *n, struct ap_take *t,
+                        const void *data, size_t len)
+{
+    pthread_mutex_lock(&n->st_mu);
+    int rv = n->st.snapshot_write(n->st.user, t->index, t->term, t->streamed,
+                                  data, len, NULL, 0, CRAFT_SNAPSHOT_F_LOCAL);
+    pthread_mutex_unlock(&n->st_mu);
+    if (rv != CRAFT_OK) {
+        /* The driver fails the node with it (fail-stop) once the take
+         * comes back; later writes of this take fail at once. */
+        t->st_rv = rv < 0 ? rv : CRAFT_ECALLBACK;
+        return t->st_rv;
+    }
+    t->streamed += len;
+    return CRAFT_OK;
+}
+
 int craft_snapshot_writer_write(craft_snapshot_writer *w, const void *data,
                                 size_t len)
 {
@@ -131,6 +150,41 @@ int craft_snapshot_writer_write(craft_snapshot_writer *w, const void *data,
     }
     struct ap_take *t = w->t;
     if (len == 0) {
+        return CRAFT_OK;
+    }
+    if (t->st_rv != CRAFT_OK) {
+        return t->st_rv;
+    }
+    const unsigned char *p = data;
+    if (t->stream) {
+        /* At most one chunk is held: what does not fill it goes to the
+         * buffer, whole chunks of the caller's bytes go straight out. The
+         * last chunk stays for the driver, which writes it with the
+         * membership and CRAFT_SNAPSHOT_F_LAST. */
+        size_t chunk = t->cap;
+        while (len > 0) {
+            if (t->len == chunk) {
+                int rv = stream_chunk(w->n, t, t->buf, t->len);
+                if (rv != CRAFT_OK) {
+                    return rv;
+                }
+                t->len = 0;
+            }
+            if (t->len == 0 && len > chunk) {
+                int rv = stream_chunk(w->n, t, p, chunk);
+                if (rv != CRAFT_OK) {
+                    return rv;
+                }
+                p += chunk;
+                len -= chunk;
+                continue;
+            }
+            size_t k = chunk - t->len < len ? chunk - t->len : len;
+            memcpy(t->buf + t->len, p, k);
+            t->len += k;
+            p += k;
+            len -= k;
+        }
         return CRAFT_OK;
     }
     if (t->len + len < t->len) {
@@ -142,7 +196,7 @@ int craft_snapshot_writer_write(craft_snapshot_writer *w, const void *data,
         return rv;
     }
     t->buf = buf;
-    memcpy(t->buf + t->len, data, len);
+    memcpy(t->buf + t->len, p, len);
     t->len += len;
     return CRAFT_OK;
 }
@@ -160,8 +214,10 @@ int craft_snapshot_reader_read(craft_snapshot_reader *r, void *buf,
     struct craft_node *n = r->n;
     size_t got = 0;
     int last = 0;
+    pthread_mutex_lock(&n->st_mu);
     int rv = n->st.snapshot_read(n->st.user, r->index, r->offset, buf, cap,
                                  &got, &last);
+    pthread_mutex_unlock(&n->st_mu);
     if (rv != CRAFT_OK) {
         return rv < 0 ? rv : CRAFT_ECALLBACK;
     }
@@ -245,7 +301,23 @@ static void apply_batch(struct craft_node *n, struct ap_batch *b)
 static void take_snapshot(struct craft_node *n, struct ap_take *t)
 {
     struct craft_snapshot_writer w = {n, t};
-    int rv = n->fsm.snapshot(n->fsm.user, t->index, t->term, &w);
+    int rv = CRAFT_OK;
+    if (n->st.flags & CRAFT_STORAGE_F_STREAM_LOCAL) {
+        /* Streamed: one chunk's buffer, allocated once per take. */
+        size_t chunk = n->eopts.snapshot_chunk_bytes > 0
+                           ? n->eopts.snapshot_chunk_bytes
+                           : 256u * 1024u;
+        t->buf = craft_malloc(&n->alloc, chunk);
+        if (t->buf == NULL) {
+            rv = CRAFT_ENOMEM;
+        } else {
+            t->cap = chunk;
+            t->stream = 1;
+        }
+    }
+    if (rv == CRAFT_OK) {
+        rv = n->fsm.snapshot(n->fsm.user, t->index, t->term, &w);
+    }
     t->status = rv == CRAFT_OK ? CRAFT_OK
                                : (rv < 0 ? rv : CRAFT_ECALLBACK);
     pthread_mutex_lock(&n->in_mu);

@@ -504,7 +504,12 @@ static void do_sync(struct craft_node *n)
     if (d->write_seq <= d->synced_seq || atomic_load(&n->failed)) {
         return;
     }
-    int rv = n->st.sync != NULL ? n->st.sync(n->st.user) : CRAFT_OK;
+    int rv = CRAFT_OK;
+    if (n->st.sync != NULL) {
+        pthread_mutex_lock(&n->st_mu);
+        rv = n->st.sync(n->st.user);
+        pthread_mutex_unlock(&n->st_mu);
+    }
     if (!storage_rv(n, rv, "sync")) {
         return;
     }
@@ -517,6 +522,12 @@ void nd_exec_snapshot_taken(struct craft_node *n, struct ap_take *t)
     struct driver *d = &n->d;
     d->taking = 0;
     if (atomic_load(&n->failed)) {
+        goto out_free;
+    }
+    if (t->st_rv != CRAFT_OK) {
+        /* a chunk the apply thread streamed failed: fail-stop */
+        storage_rv(n, t->st_rv, "snapshot_write");
+        finish_snap_waiters(n, CRAFT_EIO, 0, 0);
         goto out_free;
     }
     if (t->status != CRAFT_OK) {
@@ -537,9 +548,15 @@ void nd_exec_snapshot_taken(struct craft_node *n, struct ap_take *t)
         finish_snap_waiters(n, CRAFT_ESTATE, 0, 0);
         goto out_free;
     }
-    int rv = n->st.snapshot_write(n->st.user, t->index, t->term, 0, t->buf,
-                                  t->len, t->conf, t->conf_len,
-                                  CRAFT_SNAPSHOT_F_LAST);
+    /* Streamed: the chunks so far are in the storage; this is the last
+     * one (a snapshot a received one overtook above is abandoned: the
+     * storage starts over at the next local offset 0). */
+    pthread_mutex_lock(&n->st_mu);
+    int rv = n->st.snapshot_write(
+        n->st.user, t->index, t->term, t->streamed, t->buf, t->len, t->conf,
+        t->conf_len,
+        CRAFT_SNAPSHOT_F_LAST | (t->stream ? CRAFT_SNAPSHOT_F_LOCAL : 0u));
+    pthread_mutex_unlock(&n->st_mu);
     if (!storage_rv(n, rv, "snapshot_write")) {
         goto out_free;
     }
@@ -561,7 +578,7 @@ void nd_exec_snapshot_taken(struct craft_node *n, struct ap_take *t)
     }
     nd_metric_add(n, CRAFT_METRIC_SNAPSHOTS_TAKEN, 1);
     nd_trace_u64(n, CRAFT_TRACE_SNAPSHOT_TAKEN, 3, "index", t->index, "term",
-                 t->term, "bytes", (uint64_t)t->len);
+                 t->term, "bytes", t->streamed + t->len);
     finish_snap_waiters(n, CRAFT_OK, t->index, t->term);
 out_free:
     craft_free(&n->alloc, t->buf);
@@ -587,6 +604,17 @@ static void defer_event(struct craft_node *n, const craft_event *ev,
     d->defer_n++;
 }
 
+static int locked_snapshot_read(struct craft_node *n, uint64_t index,
+                                uint64_t offset, void *buf, size_t count,
+                                size_t *got, int *last)
+{
+    pthread_mutex_lock(&n->st_mu);
+    int rv = n->st.snapshot_read(n->st.user, index, offset, buf, count, got,
+                                 last);
+    pthread_mutex_unlock(&n->st_mu);
+    return rv;
+}
+
 static void snapshot_read(struct craft_node *n, craft_actions *a, size_t i)
 {
     craft_event ev = CRAFT_EVENT_INIT;
@@ -599,9 +627,8 @@ static void snapshot_read(struct craft_node *n, craft_actions *a, size_t i)
     ev.offset = craft_action_offset(a, i);
     unsigned char *buf = craft_malloc(&n->alloc, count > 0 ? count : 1);
     int rv = buf == NULL ? CRAFT_ENOMEM
-                         : n->st.snapshot_read(n->st.user, ev.index,
-                                               ev.offset, buf, count, &got,
-                                               &last);
+                         : locked_snapshot_read(n, ev.index, ev.offset, buf,
+                                                count, &got, &last);
     if (rv != CRAFT_OK || got > count) {
         ev.flags = CRAFT_EVENT_F_FAILED;
     } else {
@@ -669,8 +696,10 @@ void nd_exec_actions(struct craft_node *n)
         int rv;
         switch (type) {
         case CRAFT_ACTION_PERSIST_HARD_STATE:
+            pthread_mutex_lock(&n->st_mu);
             rv = n->st.save_hard_state(n->st.user, term,
                                        craft_action_vote(a, i));
+            pthread_mutex_unlock(&n->st_mu);
             if (!storage_rv(n, rv, "save_hard_state")) {
                 return;
             }
@@ -681,14 +710,17 @@ void nd_exec_actions(struct craft_node *n)
         case CRAFT_ACTION_APPEND: {
             size_t k, c = craft_action_count(a, i);
             uint64_t et = 0;
-            for (k = 0; k < c; k++) {
+            rv = CRAFT_OK;
+            pthread_mutex_lock(&n->st_mu);
+            for (k = 0; k < c && rv == CRAFT_OK; k++) {
                 uint32_t et_type = 0;
                 craft_action_entry(a, i, k, &et, &et_type, &data, &len);
                 rv = n->st.append(n->st.user, index + k, et, et_type, data,
                                   len);
-                if (!storage_rv(n, rv, "append")) {
-                    return;
-                }
+            }
+            pthread_mutex_unlock(&n->st_mu);
+            if (!storage_rv(n, rv, "append")) {
+                return;
             }
             d->write_seq++;
             wrote = 1;
@@ -702,7 +734,9 @@ void nd_exec_actions(struct craft_node *n)
             break;
         }
         case CRAFT_ACTION_TRUNCATE:
+            pthread_mutex_lock(&n->st_mu);
             rv = n->st.truncate(n->st.user, index);
+            pthread_mutex_unlock(&n->st_mu);
             if (!storage_rv(n, rv, "truncate")) {
                 return;
             }
@@ -758,10 +792,12 @@ void nd_exec_actions(struct craft_node *n)
             len = clen = 0;
             craft_action_data(a, i, &data, &len);
             craft_action_conf(a, i, &cdata, &clen);
+            pthread_mutex_lock(&n->st_mu);
             rv = n->st.snapshot_write(
                 n->st.user, index, term, craft_action_offset(a, i), data, len,
                 cdata, clen, (f & CRAFT_ACTION_F_LAST) ? CRAFT_SNAPSHOT_F_LAST
                                                        : 0);
+            pthread_mutex_unlock(&n->st_mu);
             if (!storage_rv(n, rv, "snapshot_write")) {
                 return;
             }

@@ -171,8 +171,13 @@ static int init_sync(struct craft_node *n)
     if (pthread_mutex_init(&n->wake_mu, NULL) != 0) {
         goto err_pub_mu;
     }
+    if (pthread_mutex_init(&n->st_mu, NULL) != 0) {
+        goto err_wake_mu;
+    }
     return CRAFT_OK;
 
+err_wake_mu:
+    pthread_mutex_destroy(&n->wake_mu);
 err_pub_mu:
     pthread_mutex_destroy(&n->pub_mu);
 err_room_cv:
@@ -200,6 +205,7 @@ err_sd:
 
 static void destroy_sync(struct craft_node *n)
 {
+    pthread_mutex_destroy(&n->st_mu);
     pthread_mutex_destroy(&n->wake_mu);
     pthread_mutex_destroy(&n->pub_mu);
     pthread_cond_destroy(&n->room_cv);

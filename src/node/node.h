@@ -138,7 +138,10 @@ struct ap_take {
     uint64_t term;
     struct call *trigger; /* craft_node_trigger_snapshot, or NULL */
     int status;
-    unsigned char *buf;   /* the snapshot's bytes */
+    int stream;           /* chunks go to the storage as they fill */
+    int st_rv;            /* a streamed chunk's storage error */
+    uint64_t streamed;    /* bytes already handed to the storage */
+    unsigned char *buf;   /* the bytes not yet handed to the storage */
     size_t len;
     size_t cap;
     size_t conf_len;
@@ -356,6 +359,10 @@ struct craft_node {
      * wake-ups spread over the callers' threads). wake_mu is a leaf. */
     pthread_mutex_t wake_mu;
     struct waiter *wake_head;
+    /* Serialises the storage calls: the driver's, and the apply
+     * thread's chunks of a snapshot it streams (storage with
+     * CRAFT_STORAGE_F_STREAM_LOCAL). A leaf lock, held for one call. */
+    pthread_mutex_t st_mu;
     struct waiter *ap_wake;      /* apply thread: this pass's, not yet
                                     handed to wake_head */
     struct waiter *ap_wake_tail;

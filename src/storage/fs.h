@@ -113,6 +113,11 @@ struct craft_file_storage {
     uint64_t in_term;
     uint64_t in_len;
     uint32_t in_crc;
+    /* a snapshot taken locally, being streamed (CRAFT_SNAPSHOT_F_LOCAL) */
+    int lo_fd;
+    uint64_t lo_index;
+    uint64_t lo_len;
+    uint32_t lo_crc;
 
     unsigned char *rbuf;
     size_t rcap;

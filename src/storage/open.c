@@ -123,6 +123,7 @@ int craft_file_storage_ops(craft_file_storage *fs, craft_storage_ops *ops)
     full.sync = m_sync;
     full.snapshot_write = m_snapshot_write;
     full.snapshot_read = m_snapshot_read;
+    full.flags = CRAFT_STORAGE_F_STREAM_LOCAL;
     uint32_t size = ops->struct_size;
     memcpy(ops, &full, size);
     ops->struct_size = size;
@@ -531,7 +532,7 @@ int fs_open_io(const char *dir, const craft_file_storage_options *opts,
     fs->alloc = al;
     fs->io = *io;
     fs->dirfd = fs->lockfd = fs->hs_fd = fs->tail_fd = -1;
-    fs->snap_fd = fs->in_fd = -1;
+    fs->snap_fd = fs->in_fd = fs->lo_fd = -1;
     fs->sync_mode = o.sync_mode;
     fs->seg_bytes = o.segment_bytes;
     fs->prealloc = o.preallocate;

@@ -27,6 +27,10 @@ void fs_snap_close(craft_file_storage *fs)
     }
     fs->in_fd = -1;
     fs->in_active = 0;
+    if (fs->lo_fd >= 0) {
+        fs->io.close(fs->io.user, fs->lo_fd);
+    }
+    fs->lo_fd = -1;
     craft_free(&fs->alloc, fs->snap_conf);
     fs->snap_conf = NULL;
 }
@@ -281,6 +285,56 @@ static int create_tmp(craft_file_storage *fs, const char *tmp, int *fd)
     return CRAFT_OK;
 }
 
+/* A chunk of a snapshot taken locally, streamed: its own temporary
+ * file, so it never disturbs one being received. An abandoned one is
+ * overwritten by the next one's offset 0. */
+static int local_chunk(craft_file_storage *fs, uint64_t index, uint64_t term,
+                       uint64_t offset, const void *data, size_t len,
+                       const void *conf, size_t conf_len, int last)
+{
+    int rv;
+    if (offset == 0) {
+        if (fs->lo_fd >= 0) {
+            fs->io.close(fs->io.user, fs->lo_fd); /* abandoned */
+            fs->lo_fd = -1;
+        }
+        rv = create_tmp(fs, FS_SNAPSHOT_LOCAL_TMP, &fs->lo_fd);
+        if (rv != CRAFT_OK) {
+            fs->lo_fd = -1;
+            return rv;
+        }
+        fs->lo_index = index;
+        fs->lo_len = 0;
+        fs->lo_crc = 0;
+    } else if (fs->lo_fd < 0 || fs->lo_index != index ||
+               offset != fs->lo_len) {
+        return fs_error(fs, CRAFT_EINVAL,
+                        "snapshot_write at index %llu offset %llu: no such "
+                        "local snapshot being written at that offset",
+                        (unsigned long long)index,
+                        (unsigned long long)offset);
+    }
+    rv = fs_pwrite_all(fs, fs->lo_fd, data, len, fs->lo_len);
+    if (rv < 0) {
+        return fs_io_fail(fs, 1, "write", FS_SNAPSHOT_LOCAL_TMP, rv);
+    }
+    fs->lo_crc = craft_crc32c(fs->lo_crc, data, len);
+    fs->lo_len += len;
+    if (!last) {
+        return CRAFT_OK;
+    }
+    int fd = fs->lo_fd;
+    fs->lo_fd = -1;
+    if (index <= fs->snap_index) {
+        /* a newer one is current */
+        fs->io.close(fs->io.user, fd);
+        fs->io.unlinkat(fs->io.user, fs->dirfd, FS_SNAPSHOT_LOCAL_TMP);
+        return CRAFT_OK;
+    }
+    return finalize(fs, fd, FS_SNAPSHOT_LOCAL_TMP, index, term, fs->lo_len,
+                    fs->lo_crc, conf, conf_len);
+}
+
 int fs_snap_write(craft_file_storage *fs, uint64_t index, uint64_t term,
                   uint64_t offset, const void *data, size_t len,
                   const void *conf, size_t conf_len, uint32_t flags)
@@ -301,9 +355,17 @@ int fs_snap_write(craft_file_storage *fs, uint64_t index, uint64_t term,
                         (unsigned long long)index,
                         data == NULL ? "NULL" : "set", conf_len);
     }
+    if ((flags & CRAFT_SNAPSHOT_F_LOCAL) && !(offset == 0 && last)) {
+        return local_chunk(fs, index, term, offset, data, len, conf,
+                           conf_len, last);
+    }
     if (offset == 0 && last) {
         /* a whole snapshot taken locally: it must not disturb one being
          * received, hence its own temporary file */
+        if (fs->lo_fd >= 0) {
+            fs->io.close(fs->io.user, fs->lo_fd); /* abandoned stream */
+            fs->lo_fd = -1;
+        }
         if (index <= fs->snap_index) {
             return CRAFT_OK; /* a newer one is current */
         }
