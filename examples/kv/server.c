@@ -418,7 +418,7 @@ static void read_cb(void *ctx, const craft_result *res)
         break;
     }
     case C_DBSIZE:
-        resp_int(&b, (int64_t)kv->count);
+        resp_int(&b, (int64_t)kv_store_dbsize(kv, now));
         break;
     default:
         resp_error(&b, "ERR unknown read");

@@ -103,6 +103,7 @@ static void clear_table(kv_store *s)
         s->buckets[i] = NULL;
     }
     s->count = 0;
+    s->timed = 0;
     atomic_store(&s->keys, 0);
 }
 
@@ -155,6 +156,7 @@ static void unlink_ent(kv_store *s, struct kv_ent **pp)
 {
     struct kv_ent *e = *pp;
     *pp = e->next;
+    s->timed -= e->expire != 0;
     free(e);
     s->count--;
     atomic_store(&s->keys, s->count);
@@ -195,7 +197,9 @@ static int put(kv_store *s, const void *k, size_t kn, const void *v,
     if (vn) {
         memcpy(e->data + kn, v, vn);
     }
+    s->timed += expire != 0;
     if (*pp) {
+        s->timed -= (*pp)->expire != 0;
         e->next = (*pp)->next;
         free(*pp);
         *pp = e;
@@ -636,6 +640,7 @@ int kv_store_restore(void *user, uint64_t index, uint64_t term,
             e->next = NULL;
             *pp = e;
             s->count++;
+            s->timed += e->expire != 0;
             if (s->count > s->nbuckets) {
                 grow(s);
             }
@@ -670,6 +675,23 @@ size_t kv_store_strlen(kv_store *s, const resp_arg *key, uint64_t now_ms)
 {
     struct kv_ent **pp = lookup(s, key->p, key->len, now_ms, 0);
     return pp ? (*pp)->vlen : 0;
+}
+
+size_t kv_store_dbsize(kv_store *s, uint64_t now_ms)
+{
+    if (s->timed == 0) {
+        return s->count;
+    }
+    /* Expired keys stay in the table until a write meets them (removing
+     * them here, by this node's clock, would make the replicas differ),
+     * so they are left out of the count instead. */
+    size_t n = 0;
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        for (const struct kv_ent *e = s->buckets[i]; e; e = e->next) {
+            n += e->expire == 0 || e->expire > now_ms;
+        }
+    }
+    return n;
 }
 
 int64_t kv_store_pttl(kv_store *s, const resp_arg *key, uint64_t now_ms)

@@ -48,6 +48,7 @@ typedef struct kv_store {
     struct kv_ent **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;
+    size_t timed;    /* entries with an expiry (DBSIZE scans only then) */
     uint64_t seed;
     uint64_t clock; /* the largest entry time applied: the replicated
                        clock that write expiries are judged by */
@@ -86,6 +87,9 @@ void kv_store_get(kv_store *s, const resp_arg *key, uint64_t now_ms,
                   kvbuf *out);
 int kv_store_exists(kv_store *s, const resp_arg *key, uint64_t now_ms);
 size_t kv_store_strlen(kv_store *s, const resp_arg *key, uint64_t now_ms);
+/* The number of keys not expired at now_ms (DBSIZE): the count, or a
+ * scan when some key has an expiry. */
+size_t kv_store_dbsize(kv_store *s, uint64_t now_ms);
 /* Milliseconds to live: -2 no key, -1 no expiry. */
 int64_t kv_store_pttl(kv_store *s, const resp_arg *key, uint64_t now_ms);
 

@@ -90,6 +90,13 @@ out=$(kv_cli "$f1" --pipe <"$KV_DIR/pipe.txt" 2>&1 | tail -1)
 check "pipeline of 1,000 SETs through a follower" "errors: 0, replies: 1000" "$out"
 check "the pipeline's last write on the leader" 1000 "$(kv_cli "$leader" GET p1000)"
 check "DBSIZE" 1002 "$(kv_cli "$f2" DBSIZE)"
+# An expired key is not counted (it stays in the table until a write
+# meets it).
+check "SET with PX" OK "$(kv_cli "$leader" SET shortlived x PX 3000)"
+check "DBSIZE with the key" 1003 "$(kv_cli "$leader" DBSIZE)"
+sleep 3.5
+check "DBSIZE once it expired" 1002 "$(kv_cli "$leader" DBSIZE)"
+check "DBSIZE once it expired, on a follower" 1002 "$(kv_cli "$f2" DBSIZE)"
 
 # 3. Malformed and oversized requests: an error, then the connection is
 # closed by the server (cat ends).
