@@ -40,6 +40,12 @@
 FUZZ_MAKE = $(MAKE) --no-print-directory
 
 FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# The resp target feeds craft-kv's parser (examples/kv/resp.c), built into
+# the target since the library does not contain it; a tree without
+# examples/ (the ABI test's copy) has no such target.
+ifeq ($(wildcard examples/kv/resp.c),)
+FUZZ_ALL     := $(filter-out resp,$(FUZZ_ALL))
+endif
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
@@ -72,6 +78,7 @@ FUZZ_COVERS_conf    := src/codec/conf.c
 FUZZ_COVERS_engine  := src/engine
 FUZZ_COVERS_storage := src/storage
 FUZZ_COVERS_tcp     := src/transport/wire.c
+FUZZ_COVERS_resp    := examples/kv/resp.c
 
 FUZZ_OPTIONS = -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
                -max_len=$(or $(FUZZ_MAX_LEN_$(1)),$(FUZZ_MAX_LEN))
@@ -84,6 +91,14 @@ $(BUILD)/fuzz/%.o: tests/fuzz/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $<')
 	$(Q)$(CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# The resp target: the parser's source, compiled like the target.
+$(BUILD)/fuzz/fuzz_resp.o: FUZZ_CFLAGS += -Iexamples/kv
+$(BUILD)/fuzz/kv_resp.o: examples/kv/resp.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(BUILD)/fuzz/replay-resp $(BUILD)/fuzz/fuzz-resp: $(BUILD)/fuzz/kv_resp.o
 
 $(FUZZ_REPLAYS): $(BUILD)/fuzz/replay-%: $(BUILD)/fuzz/fuzz_%.o \
 		$(BUILD)/fuzz/replay.o $(HOST_A) $(CHECKED_LIB_A)

@@ -3,7 +3,7 @@
  *
  *   make_seeds DIR      writes DIR/message/seed-*, DIR/conf/seed-*,
  *                       DIR/engine/seed-*, DIR/storage/seed-*,
- *                       DIR/tcp/seed-*
+ *                       DIR/tcp/seed-*, DIR/resp/seed-*
  *
  * The seeds give libFuzzer a valid example of every input shape to
  * mutate from: every message type, a few entry records, memberships, and
@@ -404,6 +404,29 @@ static void tcp_seeds(void)
     }
 }
 
+/* ---- resp: what redis clients send craft-kv (and its replies) ------- */
+
+static void resp_seed(const char *name, const char *text)
+{
+    put("resp", name, (const uint8_t *)text, strlen(text));
+}
+
+static void resp_seeds(void)
+{
+    resp_seed("get", "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+    resp_seed("set-px", "*5\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue"
+                        "\r\n$2\r\nPX\r\n$3\r\n100\r\n");
+    resp_seed("pipeline", "*1\r\n$4\r\nPING\r\n*3\r\n$6\r\nINCRBY\r\n"
+                          "$1\r\nn\r\n$2\r\n-7\r\n*2\r\n$4\r\nMGET\r\n"
+                          "$0\r\n\r\n*0\r\n");
+    resp_seed("inline", "PING\r\nSET k  v\r\nGET\tk\n\r\n");
+    resp_seed("incomplete", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc");
+    resp_seed("bad-length", "*1\r\n$-2\r\nPING\r\n");
+    resp_seed("oversized", "*1\r\n$99999999999\r\n");
+    resp_seed("replies", "+OK\r\n-ERR no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n"
+                         "*2\r\n*1\r\n:1\r\n*-1\r\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -420,5 +443,6 @@ int main(int argc, char **argv)
     engine_seeds();
     storage_seeds();
     tcp_seeds();
+    resp_seeds();
     return 0;
 }
