@@ -119,6 +119,9 @@ struct kv_server {
     resp_req req;
     kvbuf enc;
     struct kv_pending *parked; /* writes waiting for a reachable leader */
+    /* reads that arrived in this pass of the loop, sharing one
+     * linearizable read issued at its end (linked by link) */
+    struct kv_pending *rbatch, *rbatch_tail;
     uint64_t unparked_at;
     uint64_t announced_at;
     _Atomic uint64_t reg_term;
@@ -902,13 +905,70 @@ static int is_read(int cmd)
            cmd == C_DBSIZE;
 }
 
+/* One linearizable read for every read that arrived in a pass of the
+ * loop: they all arrived before it was issued, so its read index covers
+ * every write they must see (thesis §6.4), and one call, one completion
+ * and one apply-thread item serve them all. */
+struct kv_rbatch {
+    struct kv_pending *head;
+};
+
+static void rbatch_cb(void *ctx, const craft_result *res)
+{
+    struct kv_rbatch *b = ctx;
+    struct kv_pending *p = b->head;
+    while (p) {
+        struct kv_pending *n = p->link; /* complete() reuses link */
+        read_cb(p, res);
+        p = n;
+    }
+    free(b);
+}
+
 static void read_local(kv_server *s, struct kv_pending *p)
 {
     s->reads++;
-    int rv = craft_node_read_linearizable(s->o.node, s->o.timeout_ms,
-                                          read_cb, p);
-    if (rv != CRAFT_OK) {
-        complete_failed(p, rv, CRAFT_NONE);
+    p->link = NULL;
+    if (s->rbatch_tail) {
+        s->rbatch_tail->link = p;
+    } else {
+        s->rbatch = p;
+    }
+    s->rbatch_tail = p;
+}
+
+/* Issues the reads of this pass (at its end). */
+static void flush_reads(kv_server *s)
+{
+    struct kv_pending *p = s->rbatch;
+    s->rbatch = s->rbatch_tail = NULL;
+    if (p == NULL) {
+        return;
+    }
+    struct kv_rbatch *b = malloc(sizeof(*b));
+    if (b != NULL) {
+        b->head = p;
+        int rv = craft_node_read_linearizable(s->o.node, s->o.timeout_ms,
+                                              rbatch_cb, b);
+        if (rv == CRAFT_OK) {
+            return;
+        }
+        free(b);
+        while (p) {
+            struct kv_pending *n = p->link;
+            complete_failed(p, rv, CRAFT_NONE);
+            p = n;
+        }
+        return;
+    }
+    while (p) { /* no memory for the batch: one read each */
+        struct kv_pending *n = p->link;
+        int rv = craft_node_read_linearizable(s->o.node, s->o.timeout_ms,
+                                              read_cb, p);
+        if (rv != CRAFT_OK) {
+            complete_failed(p, rv, CRAFT_NONE);
+        }
+        p = n;
     }
 }
 
@@ -1640,6 +1700,7 @@ void kv_server_run(kv_server *s)
                 break;
             }
         }
+        flush_reads(s);
     }
 }
 

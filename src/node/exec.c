@@ -684,7 +684,6 @@ void nd_exec_actions(struct craft_node *n)
     struct driver *d = &n->d;
     craft_actions *a = n->acts;
     size_t cnt = craft_actions_count(a);
-    int wrote = 0;    /* a storage action came earlier in this list */
     int conf = 0;
     const void *data, *cdata;
     size_t len, clen;
@@ -704,7 +703,6 @@ void nd_exec_actions(struct craft_node *n)
                 return;
             }
             d->hs_seq = ++d->write_seq;
-            wrote = 1;
             nd_exec_note_term(n, term);
             break;
         case CRAFT_ACTION_APPEND: {
@@ -723,7 +721,6 @@ void nd_exec_actions(struct craft_node *n)
                 return;
             }
             d->write_seq++;
-            wrote = 1;
             conf = 1;
             if (c > 0) {
                 d->persist_index = index + c - 1;
@@ -741,7 +738,6 @@ void nd_exec_actions(struct craft_node *n)
                 return;
             }
             d->hs_seq = ++d->write_seq;
-            wrote = 1;
             conf = 1;
             if (d->persist_pending && d->persist_index >= index) {
                 d->persist_pending = 0;
@@ -749,10 +745,15 @@ void nd_exec_actions(struct craft_node *n)
             nd_pending_truncate(n, index, CRAFT_ELOST);
             break;
         case CRAFT_ACTION_SEND: {
-            uint64_t seq = wrote ? d->write_seq
-                                 : (d->role == CRAFT_ROLE_LEADER
-                                        ? d->hs_seq
-                                        : d->write_seq);
+            /* A leader's messages wait only for its hard state (and
+             * truncations, snapshots): its own log appends need not be
+             * durable before it replicates them, so its fsync runs in
+             * parallel with the followers' (thesis §10.2.1; the engine
+             * counts the leader toward a quorum only once PERSISTED).
+             * Anyone else's wait for every earlier write (Figure 3.1:
+             * respond to RPCs only after updating stable storage). */
+            uint64_t seq = d->role == CRAFT_ROLE_LEADER ? d->hs_seq
+                                                       : d->write_seq;
             if (craft_action_message(a, i, &data, &len) == CRAFT_OK) {
                 nd_send(n, craft_action_peer(a, i), data, len, seq);
             } else {
@@ -802,7 +803,6 @@ void nd_exec_actions(struct craft_node *n)
                 return;
             }
             d->hs_seq = ++d->write_seq;
-            wrote = 1;
             if (f & CRAFT_ACTION_F_LAST) {
                 do_sync(n); /* durable before the next action */
             }
