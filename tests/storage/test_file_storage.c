@@ -696,6 +696,92 @@ START_TEST(snapshot_corruption)
 }
 END_TEST
 
+/* A snapshot taken locally, streamed (CRAFT_SNAPSHOT_F_LOCAL): it goes
+ * to its own temporary file, interleaves with a received one without
+ * disturbing it, an abandoned one is started over, and one not newer
+ * than the current snapshot leaves no file behind. */
+static void snap_bytes(unsigned char *p, size_t n, uint64_t off, int seed)
+{
+    for (size_t k = 0; k < n; k++) {
+        p[k] = (unsigned char)((off + k) * 31u + (unsigned)seed);
+    }
+}
+
+static void write_chunk(uint64_t index, uint64_t off, size_t n, int seed,
+                        uint32_t flags)
+{
+    uint8_t conf[CRAFT_CONF_MAX_BYTES];
+    size_t clen = conf_bytes(conf);
+    unsigned char buf[1000];
+    ck_assert_uint_le(n, sizeof(buf));
+    snap_bytes(buf, n, off, seed);
+    int last = (flags & CRAFT_SNAPSHOT_F_LAST) != 0;
+    int rv = OPS.snapshot_write(OPS.user, index, 1, off, buf, n,
+                                last ? conf : NULL, last ? clen : 0, flags);
+    ck_assert_msg(rv == CRAFT_OK, "write at %llu+%llu: %s: %s",
+                  (unsigned long long)index, (unsigned long long)off,
+                  craft_strerror(rv), ERR);
+}
+
+static void read_back(uint64_t index, uint64_t len, int seed)
+{
+    unsigned char got[700], want[700];
+    uint64_t off = 0;
+    int last = 0;
+    while (!last) {
+        size_t n = 0;
+        ck_assert_int_eq(OPS.snapshot_read(OPS.user, index, off, got,
+                                           sizeof(got), &n, &last),
+                         CRAFT_OK);
+        snap_bytes(want, n, off, seed);
+        ck_assert_int_eq(memcmp(got, want, n), 0);
+        off += n;
+    }
+    ck_assert_uint_eq(off, len);
+}
+
+START_TEST(snapshot_local_streamed)
+{
+    const uint32_t L = CRAFT_SNAPSHOT_F_LOCAL, E = CRAFT_SNAPSHOT_F_LAST;
+    reopen_ok();
+    ck_assert_uint_eq(OPS.flags & CRAFT_STORAGE_F_STREAM_LOCAL,
+                      CRAFT_STORAGE_F_STREAM_LOCAL);
+    append_range(1, 20, 64);
+    /* local at 8 and received at 15, interleaved */
+    write_chunk(8, 0, 1000, 1, L);
+    write_chunk(8, 1000, 1000, 1, L);
+    write_chunk(15, 0, 500, 2, 0);
+    write_chunk(8, 2000, 1000, 1, L);
+    ck_assert(exists(FS_SNAPSHOT_LOCAL_TMP));
+    ck_assert(exists(FS_SNAPSHOT_RECV_TMP));
+    write_chunk(8, 3000, 500, 1, L | E);
+    ck_assert(!exists(FS_SNAPSHOT_LOCAL_TMP));
+    read_back(8, 3500, 1);
+    write_chunk(15, 500, 500, 2, E);
+    read_back(15, 1000, 2);
+    /* an abandoned local one, then the next starts over at offset 0 */
+    write_chunk(18, 0, 700, 3, L);
+    write_chunk(19, 0, 100, 4, L);
+    ck_assert_int_eq(OPS.snapshot_write(OPS.user, 19, 1, 700, "x", 1, NULL,
+                                        0, L),
+                     CRAFT_EINVAL);
+    write_chunk(19, 100, 100, 4, L | E);
+    read_back(19, 200, 4);
+    /* one not newer than the current snapshot is dropped, file and all */
+    write_chunk(12, 0, 300, 5, L);
+    write_chunk(12, 300, 300, 5, L | E);
+    ck_assert(!exists(FS_SNAPSHOT_LOCAL_TMP));
+    read_back(19, 200, 4);
+    ck_assert_int_eq(OPS.sync(OPS.user), CRAFT_OK);
+    /* what a restart finds */
+    M.snap_index = 19;
+    M.snap_term = 1;
+    reopen_ok();
+    check_loaded();
+    read_back(19, 200, 4);
+}
+END_TEST
+
 /* Reads are checked against the CRC too (bytes that rot after open). */
 START_TEST(snapshot_read_checked)
 {
@@ -914,6 +1000,7 @@ static Suite *file_suite(void)
     tcase_add_test(tc, segment_header);
     tcase_add_test(tc, snapshot_corruption);
     tcase_add_test(tc, snapshot_read_checked);
+    tcase_add_test(tc, snapshot_local_streamed);
     tcase_add_test(tc, hard_state_slots);
     tcase_add_test(tc, preallocation);
     tcase_add_test(tc, compaction);
