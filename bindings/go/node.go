@@ -41,6 +41,13 @@ type Config struct {
 	// "craft.node"). nil: no tracing. Only levels the logger has enabled
 	// at NewNode are produced.
 	Logger *slog.Logger
+	// TraceStderr prints the node's trace events on stderr instead, with
+	// the C library's own printer: one line per event ("2026-12-05T19:02:
+	// 48.123456Z INFO  craft.engine leader.elected node_id=1 term=2
+	// leader=1"), no Go code on the path. Events at TraceStderrLevel and
+	// above (the zero value: slog.LevelInfo) are printed. Not with Logger.
+	TraceStderr      bool
+	TraceStderrLevel slog.Level
 
 	TickInterval   time.Duration // one engine tick; default 10ms
 	ElectionTicks  int           // election timeout, random in [e, 2e) ticks; default 10
@@ -149,6 +156,9 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.ID == 0 || cfg.Storage == nil || cfg.Transport == nil || cfg.FSM == nil {
 		return nil, &Error{Op: "new node", Code: ErrInvalid, Detail: "ID, Storage, Transport and FSM are required"}
 	}
+	if cfg.TraceStderr && cfg.Logger != nil {
+		return nil, &Error{Op: "new node", Code: ErrInvalid, Detail: "Logger and TraceStderr both set: a node has one trace"}
+	}
 	n := &Node{
 		id:         cfg.ID,
 		fsm:        cfg.FSM,
@@ -167,6 +177,9 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.h = newHandle(n)
 	C.gocraft_cfg_fsm(c, C.uintptr_t(n.h), boolInt(n.snapshots), C.int(traceLevel(cfg.Logger)))
+	if cfg.TraceStderr {
+		C.gocraft_cfg_trace_stderr(c, C.int(cTraceLevel(cfg.TraceStderrLevel)))
+	}
 
 	var err error
 	if n.storage, err = cfg.Storage.bindStorage(c); err != nil {
@@ -177,9 +190,21 @@ func NewNode(cfg Config) (*Node, error) {
 		n.undoNew()
 		return nil, err
 	}
-	if rc := C.gocraft_node_create(c, &n.c); rc != 0 {
+	// The C library's one-line message names the option or the step at
+	// fault; C memory, so that C keeps no Go pointer.
+	msg := (*C.char)(C.calloc(1, createMsgBytes))
+	if msg == nil {
 		n.undoNew()
-		return nil, &Error{Op: "new node", Code: Errno(rc), Detail: createDetail(rc)}
+		return nil, &Error{Op: "new node", Code: ErrNoMemory}
+	}
+	defer C.free(unsafe.Pointer(msg))
+	if rc := C.gocraft_node_create(c, &n.c, msg, createMsgBytes); rc != 0 {
+		n.undoNew()
+		detail := C.GoString(msg)
+		if detail == "" {
+			detail = createDetail(rc)
+		}
+		return nil, &Error{Op: "new node", Code: Errno(rc), Detail: detail}
 	}
 	if len(cfg.Bootstrap) > 0 {
 		rc := n.bootstrap(cfg.Bootstrap, cfg.Addrs)
@@ -725,7 +750,11 @@ func boolInt(b bool) C.int {
 	return 0
 }
 
-// createDetail explains a NewNode failure code.
+// createMsgBytes is the room for craft_node_create_msg's message.
+const createMsgBytes = 512
+
+// createDetail explains a NewNode failure code the C library gave no
+// message for.
 func createDetail(rc C.int) string {
 	switch Errno(rc) {
 	case ErrInvalid:

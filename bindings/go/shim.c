@@ -145,13 +145,22 @@ void gocraft_cfg_go_transport(gocraft_cfg *c, uintptr_t h)
     c->transport.send = tr_send;
 }
 
-int gocraft_node_create(gocraft_cfg *c, craft_node **out)
+void gocraft_cfg_trace_stderr(gocraft_cfg *c, int trace_level)
+{
+    /* libcraft's own printer: no Go code, no cgo call per event. */
+    c->node.trace = craft_trace_stderr;
+    c->node.trace_user = NULL;
+    c->node.trace_level = trace_level;
+}
+
+int gocraft_node_create(gocraft_cfg *c, craft_node **out, char *msg,
+                        size_t cap)
 {
     c->node.storage = &c->storage;
     c->node.transport = &c->transport;
     c->node.fsm = &c->fsm;
     c->node.engine = &c->engine;
-    return craft_node_create(&c->node, out);
+    return craft_node_create_msg(&c->node, out, msg, cap);
 }
 
 int gocraft_file_storage_open(const char *dir, craft_file_storage_options *o,

@@ -33,8 +33,12 @@ void gocraft_cfg_fsm(gocraft_cfg *c, uintptr_t h, int snapshots,
 /* Storage and transport implemented in Go (handles of the backends). */
 void gocraft_cfg_go_storage(gocraft_cfg *c, uintptr_t h);
 void gocraft_cfg_go_transport(gocraft_cfg *c, uintptr_t h);
-/* craft_node_create() with the config's tables wired in. */
-int gocraft_node_create(gocraft_cfg *c, craft_node **out);
+/* The trace of the node printed on stderr by craft_trace_stderr. */
+void gocraft_cfg_trace_stderr(gocraft_cfg *c, int trace_level);
+/* craft_node_create_msg() with the config's tables wired in: on error msg
+ * (cap bytes) says which option or step was at fault. */
+int gocraft_node_create(gocraft_cfg *c, craft_node **out, char *msg,
+                        size_t cap);
 
 /* The asynchronous calls with the Go completion trampoline; h is the
  * cgo.Handle of the waiter, deleted by the completion. */

@@ -39,6 +39,16 @@ func traceLevel(l *slog.Logger) int {
 	return 0
 }
 
+// cTraceLevel is the most verbose C trace level at or above slog level l.
+func cTraceLevel(l slog.Level) int {
+	for _, lv := range []C.int{C.CRAFT_TRACE_DEBUG, C.CRAFT_TRACE_INFO, C.CRAFT_TRACE_WARN} {
+		if slogLevel(lv) >= l {
+			return int(lv)
+		}
+	}
+	return int(C.CRAFT_TRACE_ERROR)
+}
+
 // TraceEvents lists the stable trace event names with their targets
 // ("leader.elected" -> "craft.engine"), in id order.
 func TraceEvents() []TraceEvent {

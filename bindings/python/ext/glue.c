@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -155,6 +156,23 @@ static PyObject *cpy_attr(PyObject *obj, const char *name)
         return NULL;
     }
     return a;
+}
+
+/* obj.name is present and true (a failed truth test counts as false). */
+static int cpy_flag(PyObject *obj, const char *name)
+{
+    PyObject *a = cpy_attr(obj, name);
+    int on;
+    if (a == NULL) {
+        return 0;
+    }
+    on = PyObject_IsTrue(a);
+    Py_DECREF(a);
+    if (on < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return on;
 }
 
 /* ---- the node ------------------------------------------------------ */
@@ -471,16 +489,22 @@ static int cpy_counter_restore(void *user, uint64_t index, uint64_t term,
 }
 
 int cpy_node_create(craft_node_options *opts, PyObject *hooks,
-                    cpy_counter *native, cpy_node **out)
+                    cpy_counter *native, cpy_node **out, char *buf,
+                    size_t cap)
 {
     craft_fsm_ops fsm;
     cpy_node *n;
     craft_node *node = NULL;
+    int trace_stderr;
     int rc;
 
+    if (buf != NULL && cap > 0) {
+        buf[0] = '\0';
+    }
     if (opts == NULL || hooks == NULL || out == NULL) {
         return CRAFT_EINVAL;
     }
+    trace_stderr = cpy_flag(hooks, "trace_stderr");
     n = calloc(1, sizeof(*n));
     if (n == NULL) {
         return CRAFT_ENOMEM;
@@ -509,6 +533,9 @@ int cpy_node_create(craft_node_options *opts, PyObject *hooks,
          (n->apply == NULL || !PyCallable_Check(n->apply))) ||
         n->report == NULL) {
         cpy_node_destroy_struct(n);
+        if (buf != NULL && cap > 0) {
+            snprintf(buf, cap, "hooks: apply or report missing");
+        }
         return CRAFT_EINVAL;
     }
     craft_fsm_ops_init(&fsm);
@@ -531,9 +558,15 @@ int cpy_node_create(craft_node_options *opts, PyObject *hooks,
     if (n->trace != NULL) {
         opts->trace = cpy_trace;
         opts->trace_user = n;
+    } else if (trace_stderr) {
+        /* libcraft's own printer: no Python (and no GIL) on the path. */
+        opts->trace = craft_trace_stderr;
+        opts->trace_user = NULL;
     }
+    /* craft_node_create_msg: the message names the option or the step at
+     * fault, which the exception carries. */
     Py_BEGIN_ALLOW_THREADS
-    rc = craft_node_create(opts, &node);
+    rc = craft_node_create_msg(opts, &node, buf, buf != NULL ? cap : 0);
     Py_END_ALLOW_THREADS
     opts->fsm = NULL;
     opts->trace = NULL;

@@ -59,12 +59,16 @@ enum cpy_call_kind {
  *                                                      the error code
  *   trace(node_id, level, target, name, fields) | None
  *   target                                             handed to read fns
+ *   trace_stderr (optional, truthy)                    with trace None:
+ *                                                      craft_trace_stderr
  * When native is not NULL it is the state machine instead (apply,
  * snapshot and restore of hooks are then not used).
- * Releases the GIL while craft_node_create runs (storage load).
+ * Releases the GIL while craft_node_create_msg runs (storage load); on
+ * error buf (cap bytes) gets its one-line message.
  */
 int cpy_node_create(craft_node_options *opts, PyObject *hooks,
-                    cpy_counter *native, cpy_node **out);
+                    cpy_counter *native, cpy_node **out, char *buf,
+                    size_t cap);
 
 /*
  * A state machine written in C: it counts the entries it applied, and

@@ -34,7 +34,8 @@ LOW_LEVEL_ONLY = {
     "craft_node_remove_peer": "called by the glue",
     "craft_node_transfer_leadership": "called by the glue",
     "craft_node_trigger_snapshot": "called by the glue",
-    "craft_node_create": "called by the glue (cpy_node_create)",
+    "craft_node_create": "the glue calls craft_node_create_msg, the same "
+                         "call with its message",
     "craft_node_shutdown": "called by the glue",
     "craft_node_free": "called by the glue",
     "craft_node_id": "Node.id is known in Python",
@@ -55,6 +56,10 @@ LOW_LEVEL_ONLY = {
     "craft_metric_kind": "metrics_text() carries the kind",
     "craft_node_read_wait": "Node.read waits in the glue, which hands "
                             "Python values and exceptions back",
+    "craft_node_receive_inline": "a Python transport delivers with "
+                                 "craft_node_receive: an inline round would "
+                                 "run the node's callbacks on the delivering "
+                                 "thread",
     "craft_file_storage_open": "opened by the glue (cpy_file_storage_open) "
                                "to get the detailed message",
 }

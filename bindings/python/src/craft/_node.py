@@ -123,6 +123,10 @@ ENGINE_OPTIONS = tuple(f for f in _struct_fields(_ll.craft_engine_options)
                        if f not in ("struct_size", "id", "allocator"))
 
 
+# Room for craft_node_create_msg's one-line message.
+_CREATE_MSG_BYTES = 512
+
+
 def _ms(timeout: Optional[float]) -> int:
     """A timeout in seconds as craft's milliseconds (0: the node's
     default)."""
@@ -136,13 +140,14 @@ def _ms(timeout: Optional[float]) -> int:
 class _Hooks:
     """What the C glue reads once at create (see ext/glue.h)."""
 
-    def __init__(self, fsm: Any, trace: bool) -> None:
+    def __init__(self, fsm: Any, trace: bool, trace_stderr: bool = False) -> None:
         native = isinstance(fsm, NativeCounter)
         self.apply = None if native else fsm.apply
         self.snapshot = None if native else _snapshot_hook(fsm)
         self.restore = None if native else _restore_hook(fsm)
         self.report = _report
         self.trace = _trace.emit if trace else None
+        self.trace_stderr = trace_stderr
         self.target = fsm
 
 
@@ -279,7 +284,10 @@ class Node:
             with its methods).
         trace: route libcraft's trace events to ``logging`` (see
             ``craft._trace``): False (default) off, True at the level of
-            the ``craft`` logger, or a ``logging`` level.
+            the ``craft`` logger, or a ``logging`` level; or ``"stderr"``:
+            libcraft's own printer (``craft_trace_stderr``) writes each
+            event of level INFO and above as one line on stderr, with no
+            Python on the path.
         options: any field of ``craft_node_options`` (``tick_ms``,
             ``request_timeout_ms``, ``apply_queue_entries``,
             ``max_pending``, ...: ``craft.NODE_OPTIONS``) or of
@@ -295,7 +303,7 @@ class Node:
     """
 
     def __init__(self, id: int, *, storage: Any, transport: Any, fsm: Any,
-                 trace: Union[bool, int] = False, **options: Any) -> None:
+                 trace: Union[bool, int, str] = False, **options: Any) -> None:
         self._n = None
         self._closed = True
         self._keep: list = []
@@ -325,9 +333,15 @@ class Node:
                 raise TypeError("Node() got an unknown option %r" % key)
         if engine is not None:
             opts.engine = engine
-        level = _trace.resolve(trace)
+        to_stderr = trace == "stderr"
+        if isinstance(trace, str) and not to_stderr:
+            raise InvalidArgument('trace must be a bool, a logging level or '
+                                  '"stderr", not %r' % (trace,))
+        level = 0 if to_stderr else _trace.resolve(trace)
         if level:
             opts.trace_level = level
+        elif to_stderr:
+            opts.trace_level = _ll.CRAFT_TRACE_INFO
 
         st_ops = _ll.craft_storage_ops()
         check(_ll.craft_storage_ops_init(st_ops))
@@ -342,10 +356,11 @@ class Node:
         self._keep = [(self._storage, st_keep), (self._transport, tr_keep)]
         opts.storage = st_ops
         opts.transport = tr_ops
-        rc, n = _ll.cpy_node_create(opts, _Hooks(fsm, bool(level)), native)
+        rc, n, msg = _ll.cpy_node_create(opts, _Hooks(fsm, bool(level), to_stderr),
+                                         native, _CREATE_MSG_BYTES)
         if rc != _OK:
             self._release()
-            raise error_from_code(rc)
+            raise error_from_code(rc, detail=msg)
         self._lock = threading.Lock()
         try:
             h = _ll.cpy_node_enter(n)

@@ -38,6 +38,9 @@ pub(crate) struct NodeConfig {
     pub snapshot_trailing: Option<u64>,
     /// C trace level to ask for; 0: no trace callback.
     pub trace_level: i32,
+    /// The trace goes to the C library's stderr printer
+    /// (`craft_trace_stderr`) instead of `tracing`.
+    pub trace_stderr: bool,
 }
 
 fn set<T: Copy>(dst: &mut T, v: Option<T>) {
@@ -106,6 +109,7 @@ fn millis(d: Duration) -> u32 {
 pub struct NodeBuilder {
     cfg: NodeConfig,
     trace: bool,
+    trace_stderr: Option<tracing::Level>,
     storage: Option<StorageArg>,
     transport: Option<TransportArg>,
     bootstrap: Option<Vec<u64>>,
@@ -121,6 +125,7 @@ impl NodeBuilder {
                 ..NodeConfig::default()
             },
             trace: true,
+            trace_stderr: None,
             storage: None,
             transport: None,
             bootstrap: None,
@@ -299,6 +304,19 @@ impl NodeBuilder {
         self
     }
 
+    /// Print the library's trace events of `level` and above on stderr
+    /// with its own printer (`craft_trace_stderr`) instead of `tracing`:
+    /// one line per event, no Rust code and no subscriber on the path.
+    /// `Level::TRACE` prints the same events as `Level::DEBUG`.
+    ///
+    /// ```text
+    /// 2026-12-05T19:02:48.123456Z INFO  craft.engine leader.elected node_id=1 term=2 leader=1
+    /// ```
+    pub fn trace_stderr(mut self, level: tracing::Level) -> Self {
+        self.trace_stderr = Some(level);
+        self
+    }
+
     /// Creates the node (loading its stored state; restoring its snapshot
     /// into `fsm`), bootstraps it if asked and its storage was empty, and
     /// starts it.
@@ -315,7 +333,10 @@ impl NodeBuilder {
         if cfg.id == 0 {
             return Err(create_err(Error::InvalidArgument, "node id 0"));
         }
-        cfg.trace_level = if self.trace {
+        cfg.trace_level = if let Some(level) = self.trace_stderr {
+            cfg.trace_stderr = true;
+            crate::trace::c_level_of(level)
+        } else if self.trace {
             crate::trace::c_level()
         } else {
             0

@@ -763,25 +763,36 @@ impl RawNode {
         opts.transport = &tr;
         opts.fsm = &fo;
         opts.engine = &engine;
-        if cfg.trace_level > 0 {
+        if cfg.trace_stderr && cfg.trace_level > 0 {
+            // The library's own printer: it ignores trace_user.
+            opts.trace = Some(sys::craft_trace_stderr);
+            opts.trace_level = cfg.trace_level;
+        } else if cfg.trace_level > 0 {
             opts.trace = Some(trace_cb);
             opts.trace_level = cfg.trace_level;
         }
 
         let mut out: *mut sys::craft_node = std::ptr::null_mut();
+        let mut msg = [0 as c_char; 512];
         // SAFETY: opts and the tables it points to are ours and valid for
         // the call (they are copied); the user pointers in them stay valid
         // until the node is freed (they are in `contexts`). load runs now,
-        // on this thread.
-        let rc = unsafe { sys::craft_node_create(&opts, &mut out) };
+        // on this thread. msg is ours, msg.len() bytes, written only during
+        // the call and NUL-terminated by it.
+        let rc =
+            unsafe { sys::craft_node_create_msg(&opts, &mut out, msg.as_mut_ptr(), msg.len()) };
         let ptr = match NonNull::new(out) {
             Some(p) if rc == 0 => p,
             _ => {
                 let code = Error::from_code(if rc == 0 { sys::CRAFT_ENOMEM } else { rc }, 0);
+                // SAFETY: the call NUL-terminated msg (it was zeroed, too).
+                let message = unsafe { CStr::from_ptr(msg.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned();
                 // contexts and keep are dropped here: no node uses them.
                 return Err(Error::Create {
                     code: Box::new(code),
-                    message: String::new(),
+                    message,
                 });
             }
         };

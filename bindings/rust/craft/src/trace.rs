@@ -30,6 +30,16 @@ pub(crate) fn c_level() -> i32 {
     }
 }
 
+/// The C trace level that lets through `tracing` level `level`.
+pub(crate) fn c_level_of(level: Level) -> i32 {
+    match level {
+        Level::ERROR => 1,
+        Level::WARN => 2,
+        Level::INFO => 3,
+        _ => 4,
+    }
+}
+
 struct Fields<'a>(&'a [(&'a str, FieldValue<'a>)]);
 
 impl fmt::Display for Fields<'_> {
