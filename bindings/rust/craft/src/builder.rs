@@ -307,12 +307,13 @@ impl NodeBuilder {
     /// Print the library's trace events of `level` and above on stderr
     /// with its own printer (`craft_trace_stderr`) instead of `tracing`:
     /// one line per event, no Rust code and no subscriber on the path.
-    /// `Level::TRACE` prints the same events as `Level::DEBUG`.
+    /// `TraceLevel::TRACE` prints the same events as `TraceLevel::DEBUG`.
+    /// Overrides [`trace`](NodeBuilder::trace).
     ///
     /// ```text
     /// 2026-12-05T19:02:48.123456Z INFO  craft.engine leader.elected node_id=1 term=2 leader=1
     /// ```
-    pub fn trace_stderr(mut self, level: tracing::Level) -> Self {
+    pub fn trace_stderr(mut self, level: crate::TraceLevel) -> Self {
         self.trace_stderr = Some(level);
         self
     }

@@ -99,6 +99,9 @@ pub use builder::NodeBuilder;
 pub use error::{BoxError, Error};
 pub use ffi::Loader;
 pub use node::{Inbox, Node, Pending};
+/// The level of [`NodeBuilder::trace_stderr`] (`tracing`'s, re-exported so
+/// that a caller needs no `tracing` dependency of its own).
+pub use tracing::Level as TraceLevel;
 pub use traits::{Entry, StateMachine, Storage, Transport};
 pub use types::{Applied, Member, MemberRole, Receipt, Role, Status};
 

@@ -49,7 +49,7 @@ fn trace_stderr_child() {
     let ms = MemStorage::new().unwrap();
     let n = common::builder(1, &hub, &ms)
         .bootstrap(&[1])
-        .trace_stderr(tracing::Level::INFO)
+        .trace_stderr(craft::TraceLevel::INFO)
         .build(common::Kv::default())
         .unwrap();
     common::eventually("leader", || n.is_leader());
