@@ -59,7 +59,10 @@ pub fn builder(id: u64, hub: &Hub, storage: &MemStorage) -> NodeBuilder {
         .storage(storage)
         .transport(hub)
         .tick(Duration::from_millis(5))
-        .election_ticks(10)
+        // Elections after 200-400 ms: on a loaded 2-core machine, under
+        // ASan, threads stall for tens of ms, and 50-100 ms let a follower
+        // depose a healthy leader mid-test (proposals then fail NotLeader).
+        .election_ticks(40)
         .request_timeout(Duration::from_secs(10))
 }
 
