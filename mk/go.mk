@@ -25,9 +25,14 @@ GO ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go))
 GO_REQUIRED ?=
 GO_DIR      := bindings/go
 GO_STAGE     = $(abspath $(BUILD))/go/prefix
+# The go command's build cache does not hash headers outside the package:
+# after a change to include/ it would link cgo objects compiled against
+# the old structs (a struct_size the library refuses). A digest of the
+# public headers in CGO_CFLAGS is part of every cgo action's key.
+GO_HDR_SUM  := $(shell cat include/craft.h include/craft/*.h 2>/dev/null | cksum | cut -d' ' -f1)
 GO_ENV       = PKG_CONFIG_PATH='$(GO_STAGE)/lib/pkgconfig' \
                LD_LIBRARY_PATH='$(GO_STAGE)/lib'$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
-               CGO_ENABLED=1 \
+               CGO_ENABLED=1 CGO_CFLAGS='-O2 -g -DCRAFT_GO_HEADERS=$(GO_HDR_SUM)' \
                $(if $(HOME),,GOCACHE='$(abspath $(BUILD))/go/cache' GOPATH='$(abspath $(BUILD))/go/path')
 GO_TEST_FLAGS ?= -race -count=1 -timeout 600s
 GO_BENCH_FLAGS ?= -run '^$$' -bench . -benchtime 3s -count 1 -timeout 1800s
