@@ -148,6 +148,9 @@ static void where_rounds_run(int inline_rounds)
     memset(spies, 0, sizeof(spies));
     tc_init(&c);
     c.opts.inline_rounds = (uint32_t)inline_rounds;
+    /* 1-2 s before an election: on a loaded machine a deposed leader
+     * would fail the proposals this test counts. */
+    c.eopts.election_ticks = 100;
     spy_launch(&c, spies);
     uint64_t leader = tc_wait_leader(&c);
     /* (bootstrap wrote on this thread: count from here) */

@@ -298,6 +298,9 @@ static struct tcluster *slow_leader(struct tcluster *c, int wait_room,
     c->opts.max_pending = 2;
     c->opts.wait_room = (uint32_t)wait_room;
     c->opts.request_timeout_ms = 60000;
+    /* 1-2 s before an election: a loaded machine must not depose the
+     * leader while the test counts on it staying (not what it tests). */
+    c->eopts.election_ticks = 100;
     tc_start(c, 3);
     tc_commit(c, 1);
     *leader = tc_wait_leader(c);
