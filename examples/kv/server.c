@@ -318,6 +318,8 @@ static void complete_error(struct kv_pending *p, const char *fmt, ...)
     complete(p, tmp, (size_t)n + 3);
 }
 
+static int is_read(int cmd);
+
 /* The reply to a call that failed with code: a retry through the leader
  * (ENOTLEADER with a hint) or an error the client can act on. */
 static void complete_failed(struct kv_pending *p, int code, uint64_t hint)
@@ -325,6 +327,17 @@ static void complete_failed(struct kv_pending *p, int code, uint64_t hint)
     kv_server *s = p->srv;
     if (code == CRAFT_ENOTLEADER && hint != CRAFT_NONE && hint != s->o.id &&
         p->tries < MAX_TRIES) {
+        p->retry = 1;
+        complete(p, NULL, 0);
+        return;
+    }
+    /* A read has no effect to lose or repeat: one that met a leader
+     * change (ESTEPPEDDOWN, or no leader known yet) is simply asked
+     * again, where a write's outcome is unknown and goes back to the
+     * client. */
+    if (is_read(p->cmd) && p->tries < MAX_TRIES &&
+        (code == CRAFT_ESTEPPEDDOWN || code == CRAFT_ENOTLEADER) &&
+        mono_ms() < p->deadline) {
         p->retry = 1;
         complete(p, NULL, 0);
         return;
