@@ -43,6 +43,16 @@ struct fs_seg {
     uint64_t end;   /* bytes in use: header and records (incl. buffered) */
 };
 
+/* A snapshot being written to its temporary file (fd -1: none). */
+struct fs_snap_stream {
+    const char *tmp; /* FS_SNAPSHOT_RECV_TMP or FS_SNAPSHOT_LOCAL_TMP */
+    int fd;
+    uint64_t index;
+    uint64_t term;
+    uint64_t len;
+    uint32_t crc;
+};
+
 struct craft_file_storage {
     struct craft_alloc alloc;
     struct fs_io io;
@@ -106,18 +116,11 @@ struct craft_file_storage {
     uint64_t rd_off; /* sequential reads are checked against snap_crc */
     uint32_t rd_crc;
 
-    /* a snapshot being received */
-    int in_fd;
-    int in_active;
-    uint64_t in_index;
-    uint64_t in_term;
-    uint64_t in_len;
-    uint32_t in_crc;
-    /* a snapshot taken locally, being streamed (CRAFT_SNAPSHOT_F_LOCAL) */
-    int lo_fd;
-    uint64_t lo_index;
-    uint64_t lo_len;
-    uint32_t lo_crc;
+    /* snapshots being written chunk by chunk: one received from the
+     * leader, one taken locally (CRAFT_SNAPSHOT_F_LOCAL); each has its own
+     * temporary file so neither disturbs the other */
+    struct fs_snap_stream in;
+    struct fs_snap_stream lo;
 
     unsigned char *rbuf;
     size_t rcap;

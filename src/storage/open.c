@@ -532,7 +532,9 @@ int fs_open_io(const char *dir, const craft_file_storage_options *opts,
     fs->alloc = al;
     fs->io = *io;
     fs->dirfd = fs->lockfd = fs->hs_fd = fs->tail_fd = -1;
-    fs->snap_fd = fs->in_fd = fs->lo_fd = -1;
+    fs->snap_fd = fs->in.fd = fs->lo.fd = -1;
+    fs->in.tmp = FS_SNAPSHOT_RECV_TMP;
+    fs->lo.tmp = FS_SNAPSHOT_LOCAL_TMP;
     fs->sync_mode = o.sync_mode;
     fs->seg_bytes = o.segment_bytes;
     fs->prealloc = o.preallocate;

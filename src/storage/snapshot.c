@@ -16,21 +16,24 @@
 #include "codec/crc32c.h"
 #include "storage/fs.h"
 
+/* Closes a stream's temporary file, if any; the file itself stays (the
+ * next stream's offset 0 truncates it, recovery ignores it). */
+static void stream_drop(craft_file_storage *fs, struct fs_snap_stream *st)
+{
+    if (st->fd >= 0) {
+        fs->io.close(fs->io.user, st->fd);
+    }
+    st->fd = -1;
+}
+
 void fs_snap_close(craft_file_storage *fs)
 {
     if (fs->snap_fd >= 0) {
         fs->io.close(fs->io.user, fs->snap_fd);
     }
     fs->snap_fd = -1;
-    if (fs->in_fd >= 0) {
-        fs->io.close(fs->io.user, fs->in_fd);
-    }
-    fs->in_fd = -1;
-    fs->in_active = 0;
-    if (fs->lo_fd >= 0) {
-        fs->io.close(fs->io.user, fs->lo_fd);
-    }
-    fs->lo_fd = -1;
+    stream_drop(fs, &fs->in);
+    stream_drop(fs, &fs->lo);
     craft_free(&fs->alloc, fs->snap_conf);
     fs->snap_conf = NULL;
 }
@@ -285,54 +288,56 @@ static int create_tmp(craft_file_storage *fs, const char *tmp, int *fd)
     return CRAFT_OK;
 }
 
-/* A chunk of a snapshot taken locally, streamed: its own temporary
- * file, so it never disturbs one being received. An abandoned one is
- * overwritten by the next one's offset 0. */
-static int local_chunk(craft_file_storage *fs, uint64_t index, uint64_t term,
-                       uint64_t offset, const void *data, size_t len,
-                       const void *conf, size_t conf_len, int last)
+/* A chunk of a snapshot written through stream st: offset 0 starts it
+ * (abandoning an unfinished one), the others must follow on; the last
+ * one completes it unless a newer snapshot is already current. */
+static int stream_chunk(craft_file_storage *fs, struct fs_snap_stream *st,
+                        uint64_t index, uint64_t term, uint64_t offset,
+                        const void *data, size_t len, const void *conf,
+                        size_t conf_len, int last)
 {
     int rv;
     if (offset == 0) {
-        if (fs->lo_fd >= 0) {
-            fs->io.close(fs->io.user, fs->lo_fd); /* abandoned */
-            fs->lo_fd = -1;
+        stream_drop(fs, st); /* abandoned */
+        if (last && index <= fs->snap_index) {
+            return CRAFT_OK; /* whole, and a newer one is current */
         }
-        rv = create_tmp(fs, FS_SNAPSHOT_LOCAL_TMP, &fs->lo_fd);
+        rv = create_tmp(fs, st->tmp, &st->fd);
         if (rv != CRAFT_OK) {
-            fs->lo_fd = -1;
+            st->fd = -1;
             return rv;
         }
-        fs->lo_index = index;
-        fs->lo_len = 0;
-        fs->lo_crc = 0;
-    } else if (fs->lo_fd < 0 || fs->lo_index != index ||
-               offset != fs->lo_len) {
+        st->index = index;
+        st->term = term;
+        st->len = 0;
+        st->crc = 0;
+    } else if (st->fd < 0 || st->index != index || offset != st->len) {
         return fs_error(fs, CRAFT_EINVAL,
                         "snapshot_write at index %llu offset %llu: no such "
-                        "local snapshot being written at that offset",
+                        "%s snapshot being written at that offset",
                         (unsigned long long)index,
-                        (unsigned long long)offset);
+                        (unsigned long long)offset,
+                        st == &fs->lo ? "local" : "received");
     }
-    rv = fs_pwrite_all(fs, fs->lo_fd, data, len, fs->lo_len);
+    rv = fs_pwrite_all(fs, st->fd, data, len, st->len);
     if (rv < 0) {
-        return fs_io_fail(fs, 1, "write", FS_SNAPSHOT_LOCAL_TMP, rv);
+        return fs_io_fail(fs, 1, "write", st->tmp, rv);
     }
-    fs->lo_crc = craft_crc32c(fs->lo_crc, data, len);
-    fs->lo_len += len;
+    st->crc = craft_crc32c(st->crc, data, len);
+    st->len += len;
     if (!last) {
         return CRAFT_OK;
     }
-    int fd = fs->lo_fd;
-    fs->lo_fd = -1;
+    int fd = st->fd;
+    st->fd = -1;
     if (index <= fs->snap_index) {
-        /* a newer one is current */
+        /* a newer one became current meanwhile */
         fs->io.close(fs->io.user, fd);
-        fs->io.unlinkat(fs->io.user, fs->dirfd, FS_SNAPSHOT_LOCAL_TMP);
+        fs->io.unlinkat(fs->io.user, fs->dirfd, st->tmp);
         return CRAFT_OK;
     }
-    return finalize(fs, fd, FS_SNAPSHOT_LOCAL_TMP, index, term, fs->lo_len,
-                    fs->lo_crc, conf, conf_len);
+    return finalize(fs, fd, st->tmp, index, st->term, st->len, st->crc,
+                    conf, conf_len);
 }
 
 int fs_snap_write(craft_file_storage *fs, uint64_t index, uint64_t term,
@@ -340,8 +345,6 @@ int fs_snap_write(craft_file_storage *fs, uint64_t index, uint64_t term,
                   const void *conf, size_t conf_len, uint32_t flags)
 {
     int last = (flags & CRAFT_SNAPSHOT_F_LAST) != 0;
-    int fd = -1;
-    int rv;
 
     if (fs->failed != CRAFT_OK) {
         return fs->failed;
@@ -355,74 +358,11 @@ int fs_snap_write(craft_file_storage *fs, uint64_t index, uint64_t term,
                         (unsigned long long)index,
                         data == NULL ? "NULL" : "set", conf_len);
     }
-    if ((flags & CRAFT_SNAPSHOT_F_LOCAL) && !(offset == 0 && last)) {
-        return local_chunk(fs, index, term, offset, data, len, conf,
-                           conf_len, last);
-    }
-    if (offset == 0 && last) {
-        /* a whole snapshot taken locally: it must not disturb one being
-         * received, hence its own temporary file */
-        if (fs->lo_fd >= 0) {
-            fs->io.close(fs->io.user, fs->lo_fd); /* abandoned stream */
-            fs->lo_fd = -1;
-        }
-        if (index <= fs->snap_index) {
-            return CRAFT_OK; /* a newer one is current */
-        }
-        rv = create_tmp(fs, FS_SNAPSHOT_LOCAL_TMP, &fd);
-        if (rv != CRAFT_OK) {
-            return rv;
-        }
-        rv = fs_pwrite_all(fs, fd, data, len, 0);
-        if (rv < 0) {
-            fs->io.close(fs->io.user, fd);
-            return fs_io_fail(fs, 1, "write", FS_SNAPSHOT_LOCAL_TMP, rv);
-        }
-        return finalize(fs, fd, FS_SNAPSHOT_LOCAL_TMP, index, term, len,
-                        craft_crc32c(0, data, len), conf, conf_len);
-    }
-    if (offset == 0) {
-        if (fs->in_fd >= 0) {
-            fs->io.close(fs->io.user, fs->in_fd); /* abandoned */
-            fs->in_fd = -1;
-        }
-        rv = create_tmp(fs, FS_SNAPSHOT_RECV_TMP, &fd);
-        if (rv != CRAFT_OK) {
-            return rv;
-        }
-        fs->in_fd = fd;
-        fs->in_active = 1;
-        fs->in_index = index;
-        fs->in_term = term;
-        fs->in_len = 0;
-        fs->in_crc = 0;
-    } else if (!fs->in_active || fs->in_index != index ||
-               offset != fs->in_len) {
-        return fs_error(fs, CRAFT_EINVAL,
-                        "snapshot_write at index %llu offset %llu: no such "
-                        "snapshot being received at that offset",
-                        (unsigned long long)index,
-                        (unsigned long long)offset);
-    }
-    rv = fs_pwrite_all(fs, fs->in_fd, data, len, fs->in_len);
-    if (rv < 0) {
-        return fs_io_fail(fs, 1, "write", FS_SNAPSHOT_RECV_TMP, rv);
-    }
-    fs->in_crc = craft_crc32c(fs->in_crc, data, len);
-    fs->in_len += len;
-    if (!last) {
-        return CRAFT_OK;
-    }
-    fd = fs->in_fd;
-    fs->in_fd = -1;
-    fs->in_active = 0;
-    if (index <= fs->snap_index) {
-        fs->io.close(fs->io.user, fd);
-        fs->io.unlinkat(fs->io.user, fs->dirfd, FS_SNAPSHOT_RECV_TMP);
-        return CRAFT_OK;
-    }
-    return finalize(fs, fd, FS_SNAPSHOT_RECV_TMP, index, term, fs->in_len,
-                    fs->in_crc, conf, conf_len);
+    /* A whole snapshot in one call (offset 0 and last) was taken locally:
+     * like a local stream it must not disturb one being received. */
+    int local = (flags & CRAFT_SNAPSHOT_F_LOCAL) || (offset == 0 && last);
+    return stream_chunk(fs, local ? &fs->lo : &fs->in, index, term, offset,
+                        data, len, conf, conf_len, last);
 }
 
 int fs_snap_read(craft_file_storage *fs, uint64_t index, uint64_t offset,
