@@ -231,7 +231,16 @@ START_TEST(events_of_a_cluster_run)
     tc_wait_applied(&c, last);
     /* bytes that are no message */
     unsigned char junk[12] = {0xff};
-    craft_node_receive(tc_node(&c, 2)->node, junk, sizeof(junk));
+    /* to a node that is not the leader, and seen before the leader
+     * crashes: a crashed node drops what its driver had not yet taken
+     * from its inbox (under valgrind the driver is that slow) */
+    uint64_t to = leader == 2 ? 3 : 2;
+    craft_node_receive(tc_node(&c, to)->node, junk, sizeof(junk));
+    int64_t until = tc_now_ms() + TC_WAIT_MS;
+    while (seen_count(&s, CRAFT_TRACE_MESSAGE_INVALID) == 0 &&
+           tc_now_ms() < until) {
+        tc_sleep_ms(5);
+    }
     /* the leader crashes: the others lose it, elect another */
     tc_crash(&c, leader);
     tc_commit(&c, 22);
@@ -241,10 +250,6 @@ START_TEST(events_of_a_cluster_run)
     craft_node_propose(tc_node(&c, l2)->node, junk, 8, 0, NULL, NULL);
     int64_t end = tc_now_ms() + TC_WAIT_MS;
     while (seen_count(&s, CRAFT_TRACE_STORAGE_FAILED) == 0 &&
-           tc_now_ms() < end) {
-        tc_sleep_ms(5);
-    }
-    while (seen_count(&s, CRAFT_TRACE_MESSAGE_INVALID) == 0 &&
            tc_now_ms() < end) {
         tc_sleep_ms(5);
     }
