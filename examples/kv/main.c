@@ -69,7 +69,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     a->cluster_id = 0x6b76;
     a->timeout_ms = 5000;
     a->tick_ms = 10;
-    a->election_ticks = 30;
+    a->election_ticks = 100; /* 1 s: fdatasync stalls 100-300 ms here */
     a->snapshot_entries = 0; /* the runtime's default policy */
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
