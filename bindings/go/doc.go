@@ -33,7 +33,9 @@
 // # Threads and callbacks
 //
 // The FSM, a Go Storage or Transport and the trace logger are called on
-// craft's C threads. The C side holds only runtime/cgo.Handle values,
+// craft's C threads; the storage, transport and trace callbacks also on
+// the thread of a goroutine whose Propose runs the node's round itself
+// (a context that is never done: see Node.Propose). The C side holds only runtime/cgo.Handle values,
 // never Go pointers. FSM methods and Read functions run one at a time on
 // the apply thread; a panic in any callback is recovered and reported as
 // that callback's error. Close shuts the node down, completes every

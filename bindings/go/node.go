@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"runtime"
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
@@ -116,6 +117,14 @@ type Node struct {
 	scratch    unsafe.Pointer
 	scratchCap C.size_t
 
+	// Proposes in progress, and how many of them may block in C (see
+	// Propose): GOMAXPROCS, as craft guests only while at most one call
+	// per CPU is pending; beyond it OS threads parked in C cost more than
+	// the thread hops they save (256 goroutines blocked in C ran at a
+	// fifth of the async path's rate).
+	proposing  atomic.Int32
+	fewPropose int32
+
 	applyErrMu sync.Mutex
 	applyErrs  map[uint64]error // index -> error of a failed Apply
 
@@ -166,6 +175,7 @@ func NewNode(cfg Config) (*Node, error) {
 		logger:     cfg.Logger,
 		defTimeout: cfg.RequestTimeout,
 		applyErrs:  map[uint64]error{},
+		fewPropose: int32(max(runtime.GOMAXPROCS(0), 1)),
 	}
 	c := C.gocraft_cfg_new()
 	if c == nil {
@@ -517,14 +527,82 @@ func goCraftDone(h C.uintptr_t, status C.int, index, term, leader C.uint64_t, da
 // (the context was canceled: the entry may still commit), ErrCallback
 // (committed, but Apply failed: the wrapped error is Apply's), ErrBusy,
 // ErrSteppedDown, ErrLost, ErrTooBig, ErrShutdown, ErrIO.
+//
+// With a context that can never be done (ctx.Done() returns nil, as for
+// context.Background() and context.TODO()), while at most GOMAXPROCS
+// Proposes of the node are in progress, Propose blocks in C, in
+// craft_node_propose_wait, on the calling goroutine's OS thread: while
+// the node has few clients craft runs the leader's round on that thread
+// itself ("guest rounds", craft_node_options.inline_rounds) instead of
+// waking its driver thread and waiting for its apply thread and a
+// completion trampoline (a single proposing goroutine goes several times
+// faster). The node's storage, transport and trace callbacks (never the
+// FSM) may then run on the caller's thread, so the caller must hold no
+// lock they take; such a Propose made from one of the node's own
+// callbacks returns ErrState (it would wait for itself). With more
+// Proposes in progress, and with a context that can be canceled or has a
+// deadline, the call waits in Go, so that canceling the context ends the
+// wait at once and a goroutine, not an OS thread, waits.
 func (n *Node) Propose(ctx context.Context, data []byte) (Result, error) {
+	k := n.proposing.Add(1)
+	if ctx.Done() == nil && k <= n.fewPropose {
+		r, err := n.proposeWait(ctx, data)
+		n.proposing.Add(-1)
+		return r, err
+	}
 	r, err := n.call(ctx, "propose", nil, func(c *C.craft_node, timeout C.uint32_t, h C.uintptr_t) C.int {
 		return C.gocraft_propose(c, bytesPtr(data), C.size_t(len(data)), timeout, h)
 	})
+	n.proposing.Add(-1)
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Index: r.index, Term: r.term, Data: r.data}, nil
+}
+
+// proposeWait is Propose on the calling thread, for a context that is
+// never done: nothing can end the wait early, so the blocking C call
+// loses nothing and lets craft run the round on this thread. The node
+// stays read-locked for the whole call: Close (which completes the call
+// with ErrShutdown first) frees the node only once it returned. Errors
+// map as in call.
+func (n *Node) proposeWait(ctx context.Context, data []byte) (Result, error) {
+	const op = "propose"
+	timeout, ok := n.timeoutMS(ctx) // a deadline without a Done channel is possible
+	if !ok {
+		return Result{}, ctxError(op, context.DeadlineExceeded)
+	}
+	if !n.enter() {
+		return Result{}, &Error{Op: op, Code: ErrShutdown}
+	}
+	var out C.gocraft_wait_out
+	rc := C.gocraft_propose_wait(n.c, bytesPtr(data), C.size_t(len(data)), timeout, &out)
+	if out.had_result == 0 {
+		// The call itself failed (as a failed start in call), or craft
+		// had no memory for the result of a completed proposal.
+		var err error
+		if rc != 0 {
+			err = n.errorOf(op, rc)
+		} else {
+			err = &Error{Op: op, Code: ErrNoMemory, Detail: "the proposal completed, but its result could not be allocated"}
+		}
+		n.leave()
+		return Result{}, err
+	}
+	n.leave()
+	r := Result{Index: uint64(out.index), Term: uint64(out.term)}
+	if out.res != nil {
+		r.Data = C.GoBytes(out.data, C.int(out.len))
+		C.craft_result_free(out.res)
+	}
+	var cause error
+	if rc == C.CRAFT_ECALLBACK {
+		cause = n.takeApplyErr(r.Index)
+	}
+	if err := callError(op, int(rc), uint64(out.leader), cause); err != nil {
+		return Result{}, err
+	}
+	return r, nil
 }
 
 func bytesPtr(b []byte) unsafe.Pointer {

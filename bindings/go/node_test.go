@@ -350,3 +350,152 @@ func TestMemberAddresses(t *testing.T) {
 		t.Fatalf("membership version %d did not grow from %d", l.MembershipVersion(), v0)
 	}
 }
+
+// deadlineOnly is a context with a deadline and no Done channel: nothing
+// but the deadline can end a call made with it.
+type deadlineOnly struct {
+	context.Context
+	d time.Time
+}
+
+func (c deadlineOnly) Deadline() (time.Time, bool) { return c.d, true }
+
+// TestProposeOnCallersThread: a Propose whose context is never done
+// blocks in craft_node_propose_wait on the caller's thread; its results
+// and errors are those of the asynchronous path.
+func TestProposeOnCallersThread(t *testing.T) {
+	bad := errors.New("bad entry")
+	c := newCluster(t, 3, func(cfg *Config) { cfg.DisableCheckQuorum = true })
+	for _, f := range c.fsms {
+		f.failApply = func(s string) error {
+			if s == "fail" {
+				return bad
+			}
+			return nil
+		}
+		f.panicApply = "boom"
+	}
+	l := c.leader()
+	bg := context.Background()
+
+	// Results: index, term and what Apply returned (the previous value),
+	// copied into Go memory.
+	var last uint64
+	for i := 0; i < 20; i++ {
+		res, err := l.Propose(bg, []byte(fmt.Sprintf("set x %d", i)))
+		if err != nil {
+			t.Fatalf("propose %d: %v", i, err)
+		}
+		if res.Index <= last || res.Term == 0 {
+			t.Fatalf("receipt %+v after index %d", res, last)
+		}
+		last = res.Index
+		want := ""
+		if i > 0 {
+			want = fmt.Sprint(i - 1)
+		}
+		if string(res.Data) != want {
+			t.Fatalf("apply result %q, want %q", res.Data, want)
+		}
+	}
+	if res, err := l.Propose(bg, nil); err != nil || res.Index <= last || res.Data != nil {
+		t.Fatalf("empty proposal: %+v %v", res, err)
+	}
+
+	// Many goroutines at once (beyond GOMAXPROCS of them the calls wait
+	// in Go): every proposal commits once.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[uint64]bool{}
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				res, err := l.Propose(bg, []byte(fmt.Sprintf("set g%d %d", g, i)))
+				if err != nil {
+					t.Errorf("concurrent propose: %v", err)
+					return
+				}
+				mu.Lock()
+				if seen[res.Index] {
+					t.Errorf("index %d given twice", res.Index)
+				}
+				seen[res.Index] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+
+	// Apply's error and panic come back wrapped, as on the async path.
+	_, err := l.Propose(bg, []byte("fail"))
+	if !errors.Is(err, ErrCallback) || !errors.Is(err, bad) {
+		t.Fatalf("Apply error: %v", err)
+	}
+	_, err = l.Propose(bg, []byte("boom"))
+	var pe *PanicError
+	if !errors.Is(err, ErrCallback) || !errors.As(err, &pe) || pe.Callback != "Apply" {
+		t.Fatalf("Apply panic: %v", err)
+	}
+
+	// On a follower: ErrNotLeader with the leader to retry on.
+	for id, n := range c.nodes {
+		if id == l.ID() {
+			continue
+		}
+		_, err := n.Propose(bg, []byte("set a b"))
+		var nl *NotLeaderError
+		if !errors.As(err, &nl) || !errors.Is(err, ErrNotLeader) || nl.Leader != l.ID() {
+			t.Fatalf("propose on follower %d: %v", id, err)
+		}
+	}
+
+	// From one of the node's own callbacks the blocking call is refused
+	// (it would wait for itself), where the async path would hang.
+	var inner error
+	if err := l.Read(ctxT(t, 10*time.Second), func() error { _, inner = l.Propose(bg, []byte("set r 1")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(inner, ErrState) {
+		t.Fatalf("Propose from a Read function: %v", inner)
+	}
+
+	// A deadline without a Done channel is craft's deadline: ErrTimeout.
+	_, err = l.Propose(deadlineOnly{bg, time.Now().Add(-time.Second)}, []byte("set y 1"))
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("expired deadline: %v", err)
+	}
+	if err := c.hub.Isolate(l.ID(), true); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = l.Propose(deadlineOnly{bg, time.Now().Add(200 * time.Millisecond)}, []byte("set y 2"))
+	if el := time.Since(start); !errors.Is(err, ErrTimeout) || el < 150*time.Millisecond || el > 4*time.Second {
+		t.Fatalf("isolated leader, 200ms deadline: %v after %v", err, el)
+	}
+
+	// Close completes the proposals blocked in C with ErrShutdown, and
+	// later ones fail with it at once.
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			_, err := l.Propose(bg, []byte("set z 1"))
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	start = time.Now()
+	c.stop(l.ID())
+	for g := 0; g < 4; g++ {
+		if err := <-errs; !errors.Is(err, ErrShutdown) {
+			t.Fatalf("propose blocked at Close: %v", err)
+		}
+	}
+	if el := time.Since(start); el > 4*time.Second {
+		t.Fatalf("Close and the blocked proposals took %v", el)
+	}
+	if _, err := l.Propose(bg, []byte("set z 2")); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("propose after Close: %v", err)
+	}
+}

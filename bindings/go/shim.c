@@ -276,6 +276,27 @@ int gocraft_snapshot(craft_node *n, uint32_t timeout_ms, uintptr_t h)
     return craft_node_trigger_snapshot(n, timeout_ms, call_done, (void *)h);
 }
 
+int gocraft_propose_wait(craft_node *n, const void *data, size_t len,
+                         uint32_t timeout_ms, gocraft_wait_out *out)
+{
+    craft_result *res = NULL;
+    int rc = craft_node_propose_wait(n, data, len, timeout_ms, &res);
+
+    memset(out, 0, sizeof(*out));
+    if (res == NULL)
+        return rc;
+    out->had_result = 1;
+    out->index = craft_result_index(res);
+    out->term = craft_result_term(res);
+    out->leader = craft_result_leader(res);
+    craft_result_data(res, &out->data, &out->len);
+    if (out->len > 0)
+        out->res = res; /* the caller copies data, then frees res */
+    else
+        craft_result_free(res);
+    return rc;
+}
+
 int gocraft_scratch(void **buf, size_t *cap, const void *data, size_t len)
 {
     if (len > *cap) {

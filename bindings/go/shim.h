@@ -55,6 +55,28 @@ int gocraft_member_addr(craft_node *n, int op, uint64_t peer,
                         uint32_t timeout_ms, uintptr_t h);
 int gocraft_snapshot(craft_node *n, uint32_t timeout_ms, uintptr_t h);
 
+/* What craft_node_propose_wait returned besides its status: the result's
+ * index, term and leader hint; data/len, the apply result, borrowed from
+ * res, which the caller frees with craft_result_free once it copied them
+ * (res is NULL when there is no data: nothing to free). had_result: craft
+ * gave a result (0 when the call itself failed, or when craft could not
+ * allocate the copy of a completed proposal's result). */
+typedef struct gocraft_wait_out {
+    uint64_t index;
+    uint64_t term;
+    uint64_t leader;
+    const void *data;
+    size_t len;
+    craft_result *res;
+    int had_result;
+} gocraft_wait_out;
+
+/* craft_node_propose_wait() on the calling thread (which may run the
+ * node's rounds as a guest); returns its status and fills *out. A result
+ * without data is freed here, so that the common case is one cgo call. */
+int gocraft_propose_wait(craft_node *n, const void *data, size_t len,
+                         uint32_t timeout_ms, gocraft_wait_out *out);
+
 /* craft_file_storage_open() with the options' trace going to the Go
  * logger behind handle trace_h (0: no trace) and its error message into
  * errbuf. */
