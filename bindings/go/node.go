@@ -117,8 +117,8 @@ type Node struct {
 	scratch    unsafe.Pointer
 	scratchCap C.size_t
 
-	// Proposes in progress, and how many of them may block in C (see
-	// Propose): GOMAXPROCS, as craft guests only while at most one call
+	// Proposes with a never-done context in progress, and how many of
+	// them may block in C (see Propose): GOMAXPROCS, as craft guests only while at most one call
 	// per CPU is pending; beyond it OS threads parked in C cost more than
 	// the thread hops they save (256 goroutines blocked in C ran at a
 	// fifth of the async path's rate).
@@ -530,7 +530,7 @@ func goCraftDone(h C.uintptr_t, status C.int, index, term, leader C.uint64_t, da
 //
 // With a context that can never be done (ctx.Done() returns nil, as for
 // context.Background() and context.TODO()), while at most GOMAXPROCS
-// Proposes of the node are in progress, Propose blocks in C, in
+// such Proposes of the node are in progress, Propose blocks in C, in
 // craft_node_propose_wait, on the calling goroutine's OS thread: while
 // the node has few clients craft runs the leader's round on that thread
 // itself ("guest rounds", craft_node_options.inline_rounds) instead of
@@ -539,21 +539,21 @@ func goCraftDone(h C.uintptr_t, status C.int, index, term, leader C.uint64_t, da
 // faster). The node's storage, transport and trace callbacks (never the
 // FSM) may then run on the caller's thread, so the caller must hold no
 // lock they take; such a Propose made from one of the node's own
-// callbacks returns ErrState (it would wait for itself). With more
-// Proposes in progress, and with a context that can be canceled or has a
+// callbacks returns ErrState (it would wait for itself). With more of
+// them in progress, and with a context that can be canceled or has a
 // deadline, the call waits in Go, so that canceling the context ends the
 // wait at once and a goroutine, not an OS thread, waits.
 func (n *Node) Propose(ctx context.Context, data []byte) (Result, error) {
-	k := n.proposing.Add(1)
-	if ctx.Done() == nil && k <= n.fewPropose {
-		r, err := n.proposeWait(ctx, data)
-		n.proposing.Add(-1)
-		return r, err
+	if ctx.Done() == nil {
+		k := n.proposing.Add(1)
+		defer n.proposing.Add(-1)
+		if k <= n.fewPropose {
+			return n.proposeWait(ctx, data)
+		}
 	}
 	r, err := n.call(ctx, "propose", nil, func(c *C.craft_node, timeout C.uint32_t, h C.uintptr_t) C.int {
 		return C.gocraft_propose(c, bytesPtr(data), C.size_t(len(data)), timeout, h)
 	})
-	n.proposing.Add(-1)
 	if err != nil {
 		return Result{}, err
 	}
