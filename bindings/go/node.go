@@ -394,10 +394,11 @@ func (n *Node) ID() uint64 { return n.id }
 
 // ---- asynchronous calls ---------------------------------------------
 
-// waiter is one call waiting for its completion; its cgo.Handle is the
-// completion's context in C and is deleted by the completion, which
-// craft runs exactly once for every accepted call.
+// waiter is one call waiting for its completion; its id in the table of
+// calls (calls.go) is the completion's context in C, and the completion,
+// which craft runs exactly once for every accepted call, hands it back.
 type waiter struct {
+	id    uintptr // its slot in calls, for life; never 0
 	node  *Node
 	read  func() error // Read only: run on the apply thread
 	state atomic.Int32 // Read only: waiterWaiting, waiterRunning, waiterAbandoned
@@ -418,8 +419,6 @@ type callResult struct {
 	data   []byte
 	cause  error // the user callback's error
 }
-
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan callResult, 1)} }}
 
 // timeoutMS is the deadline to give craft: what is left of the context's,
 // or the node's default.
@@ -457,61 +456,68 @@ func (n *Node) call(ctx context.Context, op string, read func() error,
 	if !ok {
 		return callResult{}, ctxError(op, context.DeadlineExceeded)
 	}
-	w := waiterPool.Get().(*waiter)
+	w := calls.acquire()
+	if w == nil {
+		return callResult{}, &Error{Op: op, Code: ErrBusy, Detail: "too many calls in flight"}
+	}
 	w.node, w.read = n, read
+	// Written last: the completion loads it first (the release/acquire
+	// pair that publishes node and read to craft's apply thread).
 	w.state.Store(waiterWaiting)
-	h := newHandle(w)
 	if !n.enter() {
-		deleteHandle(h)
-		n.putWaiter(w)
+		calls.release(w)
 		return callResult{}, &Error{Op: op, Code: ErrShutdown}
 	}
-	rc := start(n.c, timeout, C.uintptr_t(h))
+	rc := start(n.c, timeout, C.uintptr_t(w.id))
 	if rc != 0 {
 		err := n.errorOf(op, rc)
 		n.leave()
-		deleteHandle(h)
-		n.putWaiter(w)
+		calls.release(w)
 		return callResult{}, err
 	}
 	n.leave()
 	select {
 	case r := <-w.ch:
-		n.putWaiter(w)
+		calls.release(w)
 		return r, callError(op, r.status, r.leader, r.cause)
 	case <-ctx.Done():
-		if read != nil && !w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
-			// The Read function is running on the apply thread: a Read
-			// never returns while its function may still run.
+		if !w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
+			// The completion is running (a Read's function may be
+			// running on the apply thread: a Read never returns while it
+			// may still run) or has run: take its result.
 			r := <-w.ch
-			n.putWaiter(w)
+			calls.release(w)
 			return r, callError(op, r.status, r.leader, r.cause)
 		}
-		// The completion still comes, and deletes the handle; the
-		// waiter is not reused.
+		// The completion still comes, and releases the waiter.
 		return callResult{}, ctxError(op, ctx.Err())
 	}
 }
 
-func (n *Node) putWaiter(w *waiter) {
-	w.node, w.read = nil, nil
-	waiterPool.Put(w)
-}
-
 //export goCraftDone
 func goCraftDone(h C.uintptr_t, status C.int, index, term, leader C.uint64_t, data unsafe.Pointer, n C.size_t) {
-	hd := cgo.Handle(h)
-	w := hd.Value().(*waiter)
-	deleteHandle(hd)
+	w := calls.lookup(uintptr(h))
+	// The caller's Store of waiterWaiting published node and read; this
+	// CAS (or the caller's, when its context is done first) decides who
+	// owns the waiter now.
+	if !w.state.CompareAndSwap(waiterWaiting, waiterRunning) {
+		// Abandoned: nobody waits for the result.
+		if status == C.CRAFT_ECALLBACK && w.read == nil {
+			w.node.takeApplyErr(uint64(index))
+		}
+		calls.release(w)
+		return
+	}
+	node, read := w.node, w.read
 	r := callResult{status: int(status), index: uint64(index), term: uint64(term), leader: uint64(leader)}
 	if n > 0 {
 		r.data = C.GoBytes(data, C.int(n))
 	}
 	switch {
-	case status == C.CRAFT_ECALLBACK && w.read == nil:
-		r.cause = w.node.takeApplyErr(r.index)
-	case status == 0 && w.read != nil && w.state.CompareAndSwap(waiterWaiting, waiterRunning):
-		if err := w.node.runRead(w.read); err != nil {
+	case status == C.CRAFT_ECALLBACK && read == nil:
+		r.cause = node.takeApplyErr(r.index)
+	case status == 0 && read != nil:
+		if err := node.runRead(read); err != nil {
 			r.status = C.CRAFT_ECALLBACK
 			r.cause = err
 		}
