@@ -537,7 +537,7 @@ int craft_msg_decode(const uint8_t *buf, size_t len, struct craft_msg *m,
     if (rv != CRAFT_OK) {
         return rv;
     }
-    memset(m, 0, sizeof(*m));
+    craft_msg_clear(m);
     const struct msg_layout *l;
     rv = decode_header(buf, len, m, &l);
     if (rv != CRAFT_OK) {

@@ -58,7 +58,7 @@ struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
      * push dominating small steps: clear what the type uses only. */
     memset(x, 0, offsetof(struct craft_action, offset));
     if (type == CRAFT_ACTION_SEND) {
-        memset(&x->msg, 0, sizeof(x->msg));
+        craft_msg_clear(&x->msg);
     } else if (type == CRAFT_ACTION_SNAPSHOT_READ ||
                type == CRAFT_ACTION_SNAPSHOT_WRITE) {
         memset(&x->offset, 0,
