@@ -98,15 +98,11 @@ static int deliverable(struct host *h, const struct host_msg *m)
 static void step_message(struct host *h, struct host_node *to,
                          const struct host_msg *m, int raw)
 {
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_MESSAGE;
+    craft_event ev;
+    host_event_init(&ev, CRAFT_EVENT_MESSAGE);
     ev.data = m->bytes;
     ev.len = m->len;
-    if (raw) {
-        host_step_raw(h, to, &ev);
-    } else {
-        host_step(h, to, &ev);
-    }
+    host_step_own(h, to, &ev, raw);
 }
 
 size_t host_deliver(struct host *h, size_t max)
