@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "util/copy.h"
 
 /* ---- the network -------------------------------------------------------- */
 
@@ -31,7 +32,7 @@ void host_enqueue(struct host *h, uint64_t from, uint64_t to, uint32_t type,
     if (len > buf.cap) {
         host_bytes_reserve(h, &buf, len);
     }
-    memcpy(buf.p, b, len);
+    craft_copy(buf.p, b, len);
     m->from = from;
     m->to = to;
     m->type = type;
