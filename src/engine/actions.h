@@ -49,6 +49,7 @@ struct craft_actions {
     struct craft_action *v;
     size_t n;
     size_t cap;
+    size_t nsend; /* SENDs among them: encode_all stops after the last */
     uint8_t *enc; /* wire bytes of every SEND, encoded on first request */
     size_t enc_cap;
     int encoded;

@@ -32,7 +32,7 @@ void craft_maybe_commit(struct craft_engine *e)
     if (n == 0) {
         return;
     }
-    uint64_t q = m[craft_quorum(e) - 1];
+    uint64_t q = m[e->quorum - 1];
     if (CRAFT_BUG(e, CRAFT_BUG_COMMIT_NO_QUORUM)) {
         q = m[0];
     }
