@@ -254,8 +254,8 @@ static int on_append(void *ctx, craft_actions *a, size_t i)
         HOST_CHECK(h, cnt >= 1);
         HOST_CHECK(h, idx == nd->last + 1);
     }
+    uint64_t term = 0;
     for (size_t k = 0; k < cnt; k++) {
-        uint64_t term;
         uint32_t type;
         const void *d;
         size_t len;
@@ -264,7 +264,9 @@ static int on_append(void *ctx, craft_actions *a, size_t i)
         host_disk_append(h, nd, idx + k, term, type, d, len);
     }
     nd->pending_index = nd->last;
-    nd->pending_term = host_entry_at(nd, nd->last)->term;
+    /* The term of the last entry written (looked up only when none was:
+     * an empty APPEND, which check refuses). */
+    nd->pending_term = cnt > 0 ? term : host_entry_at(nd, nd->last)->term;
     return HOST_NEXT;
 }
 
@@ -296,6 +298,10 @@ static int on_apply(void *ctx, craft_actions *a, size_t i)
         HOST_CHECK(h, idx == nd->applied + 1);
         HOST_CHECK(h, idx + cnt - 1 <= nd->last);
     }
+    /* The knobs hold for the whole list: read once, not per entry. */
+    const struct host_sm *sm =
+        h->sm != NULL && h->sm->apply != NULL ? h->sm : NULL;
+    int check = h->check, record = h->record;
     for (size_t k = 0; k < cnt; k++) {
         uint64_t term;
         uint32_t type;
@@ -303,14 +309,14 @@ static int on_apply(void *ctx, craft_actions *a, size_t i)
         size_t len;
         HOST_CHECK(h, craft_action_entry(a, i, k, &term, &type, &d, &len) ==
                           CRAFT_OK);
-        if (h->check && idx + k >= nd->first) {
+        if (check && idx + k >= nd->first) {
             struct host_entry *en = host_entry_at(nd, idx + k);
             HOST_CHECK(h, en->term == term && en->type == type &&
                               en->data.len == len &&
                               (len == 0 || memcmp(en->data.p, d, len) == 0));
         }
-        if (h->sm != NULL && h->sm->apply != NULL) {
-            h->sm->apply(h->sm->user, nd, idx + k, term, type, d, len);
+        if (sm != NULL) {
+            sm->apply(sm->user, nd, idx + k, term, type, d, len);
         } else if (type == CRAFT_ENTRY_NORMAL) {
             uint32_t l32 = (uint32_t)len;
             host_bytes_put(h, &nd->sm, &l32, sizeof(l32));
@@ -319,7 +325,7 @@ static int on_apply(void *ctx, craft_actions *a, size_t i)
         if (type == CRAFT_ENTRY_NORMAL) {
             nd->napplied_normal++;
         }
-        if (h->record) {
+        if (record) {
             host_applied_term_set(h, nd, idx + k, term);
             host_settle_receipts(nd, idx + k, term);
         }
@@ -604,7 +610,9 @@ void host_execute(struct host *h, struct host_node *nd)
         }
     }
     size_t next = 0;
-    host_run(&cluster_ops, &x, a, &next);
+    if (craft_actions_count(a) > 0) { /* a leader's late ack has none */
+        host_run(&cluster_ops, &x, a, &next);
+    }
     /* Writes are synchronous: the APPEND is durable now. */
     if (nd->pending_index != 0 && !nd->hold_persist && !h->coalesce_persist) {
         craft_event ev;
