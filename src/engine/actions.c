@@ -71,25 +71,6 @@ struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
     return x;
 }
 
-void craft_actions_resolve(struct craft_actions *a, const struct craft_log *l)
-{
-    for (size_t i = 0; i < a->n; i++) {
-        struct craft_action *x = &a->v[i];
-        if (x->count == 0 || (x->type != CRAFT_ACTION_SEND &&
-                              x->type != CRAFT_ACTION_APPEND &&
-                              x->type != CRAFT_ACTION_APPLY)) {
-            continue;
-        }
-        const struct craft_entry *e = craft_log_get(l, x->index);
-        if (x->type == CRAFT_ACTION_SEND) {
-            x->msg.entries = e;
-            x->msg.n_entries = (size_t)x->count;
-        } else {
-            x->entries = e;
-        }
-    }
-}
-
 /* ---- public accessors ---------------------------------------------- */
 
 static const struct craft_action *at(const craft_actions *a, size_t i)

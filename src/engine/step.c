@@ -303,7 +303,6 @@ static void epilogue(struct craft_engine *e)
 {
     craft_flush_storage(e);
     craft_flush_apply(e);
-    craft_actions_resolve(e->out, &e->log);
     e->out = NULL;
     craft_engine_check(e);
 }
