@@ -468,9 +468,11 @@ static int decode_entries(struct reader *r, struct craft_msg *m,
     if (n > rd_left(r) / ENTRY_HEADER) {
         return CRAFT_EMALFORMED;
     }
-    rv = reserve_entries(a, scratch, n);
-    if (rv != CRAFT_OK) {
-        return rv;
+    if (n > scratch->cap) { /* the steady state has room: no call */
+        rv = reserve_entries(a, scratch, n);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
     }
     for (uint32_t i = 0; i < n; i++) {
         rv = decode_entry(r, &scratch->v[i]);
