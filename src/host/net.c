@@ -89,13 +89,6 @@ static struct host_node *node_of(struct host *h, uint64_t id)
                                            : host_node(h, id);
 }
 
-static int deliverable(struct host *h, const struct host_msg *m)
-{
-    return node_of(h, m->to)->up && node_of(h, m->from)->up &&
-           !h->cut[m->from][m->to] &&
-           !(m->type <= CRAFT_MSG_TYPE_MAX && h->drop_type[m->type]);
-}
-
 static void step_message(struct host *h, struct host_node *to,
                          const struct host_msg *m, int raw)
 {
@@ -115,13 +108,18 @@ size_t host_deliver(struct host *h, size_t max)
     }
     while (h->qhead + k < h->nq && done < max) {
         const struct host_msg *q = &h->q[h->qhead + k];
-        if (h->hold[q->from][q->to] && deliverable(h, q)) {
+        struct host_node *to = node_of(h, q->to);
+        int ok = to->up && node_of(h, q->from)->up &&
+                 !h->cut[q->from][q->to] &&
+                 !(q->type <= CRAFT_MSG_TYPE_MAX && h->drop_type[q->type]);
+        if (ok && h->hold[q->from][q->to]) {
             k++;
             continue;
         }
+        /* Taken out of the queue first: the step may queue more. */
         struct host_msg m = remove_at(h, k);
-        if (deliverable(h, &m)) {
-            step_message(h, node_of(h, m.to), &m, 0);
+        if (ok) {
+            step_message(h, to, &m, 0);
             done++;
         }
         host_msg_free(h, &m);
