@@ -91,6 +91,7 @@
 #include "codec/conf.h"
 #include "codec/crc32c.h"
 #include "codec/le.h"
+#include "util/copy.h"
 #include "util/assert.h"
 
 #define FRAME_MIN 9u    /* length + version + crc: common to all versions */
@@ -232,9 +233,7 @@ size_t craft_msg_encoded_size(const struct craft_msg *m)
 
 static uint8_t *put_bytes(uint8_t *p, const uint8_t *src, size_t n)
 {
-    if (n > 0) { /* memcpy from NULL is undefined even for 0 bytes */
-        memcpy(p, src, n);
-    }
+    craft_copy(p, src, n); /* n == 0: src may be NULL */
     return p + n;
 }
 
@@ -317,16 +316,6 @@ static int rd_u32(struct reader *r, uint32_t *v)
     }
     *v = craft_get_u32(r->p);
     r->p += 4;
-    return CRAFT_OK;
-}
-
-static int rd_u64(struct reader *r, uint64_t *v)
-{
-    if (rd_left(r) < 8) {
-        return CRAFT_EMALFORMED;
-    }
-    *v = craft_get_u64(r->p);
-    r->p += 8;
     return CRAFT_OK;
 }
 
@@ -418,18 +407,16 @@ static int decode_header(const uint8_t *buf, size_t len, struct craft_msg *m,
     return CRAFT_OK;
 }
 
-static int decode_fields(struct reader *r, const struct msg_layout *l,
-                         struct craft_msg *m)
+/* The type's u64 fields; the caller checked that the frame holds them. */
+static const uint8_t *decode_fields(const uint8_t *p,
+                                   const struct msg_layout *l,
+                                   struct craft_msg *m)
 {
     for (unsigned i = 0; i < l->n_fields; i++) {
-        uint64_t v;
-        int rv = rd_u64(r, &v);
-        if (rv != CRAFT_OK) {
-            return rv;
-        }
-        field_set(m, l->fields[i], v);
+        field_set(m, l->fields[i], craft_get_u64(p));
+        p += 8;
     }
-    return CRAFT_OK;
+    return p;
 }
 
 static int reserve_entries(const struct craft_alloc *a,
@@ -481,9 +468,11 @@ static int decode_entries(struct reader *r, struct craft_msg *m,
     if (n > rd_left(r) / ENTRY_HEADER) {
         return CRAFT_EMALFORMED;
     }
-    rv = reserve_entries(a, scratch, n);
-    if (rv != CRAFT_OK) {
-        return rv;
+    if (n > scratch->cap) { /* the steady state has room: no call */
+        rv = reserve_entries(a, scratch, n);
+        if (rv != CRAFT_OK) {
+            return rv;
+        }
     }
     for (uint32_t i = 0; i < n; i++) {
         rv = decode_entry(r, &scratch->v[i]);
@@ -509,10 +498,7 @@ static int decode_body(struct reader *r, const struct msg_layout *l,
                        struct craft_msg *m, const struct craft_alloc *a,
                        struct craft_entry_vec *scratch)
 {
-    int rv = decode_fields(r, l, m);
-    if (rv != CRAFT_OK) {
-        return rv;
-    }
+    int rv = CRAFT_OK;
     if (l->payload == PAYLOAD_ENTRIES) {
         rv = decode_entries(r, m, a, scratch);
     } else if (l->payload == PAYLOAD_SNAPSHOT) {
@@ -537,13 +523,20 @@ int craft_msg_decode(const uint8_t *buf, size_t len, struct craft_msg *m,
     if (rv != CRAFT_OK) {
         return rv;
     }
-    memset(m, 0, sizeof(*m));
+    craft_msg_clear(m);
     const struct msg_layout *l;
     rv = decode_header(buf, len, m, &l);
     if (rv != CRAFT_OK) {
         return rv;
     }
-    struct reader r = {buf + MSG_HEADER, buf + len - MSG_TRAILER};
+    /* The fixed part (header, the type's fields, trailer) is checked
+     * once: a frame too short for it is what a field read past the end
+     * would have found, CRAFT_EMALFORMED. */
+    if (len < MSG_HEADER + 8u * l->n_fields + MSG_TRAILER) {
+        return CRAFT_EMALFORMED;
+    }
+    struct reader r = {decode_fields(buf + MSG_HEADER, l, m),
+                       buf + len - MSG_TRAILER};
     return decode_body(&r, l, m, a, scratch);
 }
 

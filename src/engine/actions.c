@@ -45,6 +45,7 @@ int craft_actions_reserve(struct craft_actions *a, size_t n)
 void craft_actions_clear(struct craft_actions *a)
 {
     a->n = 0;
+    a->nsend = 0;
     a->encoded = 0;
 }
 
@@ -58,7 +59,8 @@ struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
      * push dominating small steps: clear what the type uses only. */
     memset(x, 0, offsetof(struct craft_action, offset));
     if (type == CRAFT_ACTION_SEND) {
-        memset(&x->msg, 0, sizeof(x->msg));
+        a->nsend++;
+        craft_msg_clear(&x->msg);
     } else if (type == CRAFT_ACTION_SNAPSHOT_READ ||
                type == CRAFT_ACTION_SNAPSHOT_WRITE) {
         memset(&x->offset, 0,
@@ -67,25 +69,6 @@ struct craft_action *craft_actions_push(struct craft_actions *a, uint32_t type)
     }
     x->type = type;
     return x;
-}
-
-void craft_actions_resolve(struct craft_actions *a, const struct craft_log *l)
-{
-    for (size_t i = 0; i < a->n; i++) {
-        struct craft_action *x = &a->v[i];
-        if (x->count == 0 || (x->type != CRAFT_ACTION_SEND &&
-                              x->type != CRAFT_ACTION_APPEND &&
-                              x->type != CRAFT_ACTION_APPLY)) {
-            continue;
-        }
-        const struct craft_entry *e = craft_log_get(l, x->index);
-        if (x->type == CRAFT_ACTION_SEND) {
-            x->msg.entries = e;
-            x->msg.n_entries = (size_t)x->count;
-        } else {
-            x->entries = e;
-        }
-    }
 }
 
 /* ---- public accessors ---------------------------------------------- */
@@ -191,8 +174,10 @@ int craft_action_conf(const craft_actions *a, size_t i, const void **data,
  * handed out earlier stay valid when later ones are asked for. */
 static int encode_all(struct craft_actions *a)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < a->n; i++) {
+    /* Both passes stop at the last SEND: the storage and apply actions
+     * that often end a list need no look. */
+    size_t total = 0, seen = 0, end = 0;
+    for (size_t i = 0; seen < a->nsend; i++) {
         if (a->v[i].type == CRAFT_ACTION_SEND) {
             size_t n = craft_msg_encoded_size(&a->v[i].msg);
             if (n == 0) {
@@ -200,6 +185,8 @@ static int encode_all(struct craft_actions *a)
             }
             a->v[i].enc_len = n;
             total += n;
+            seen++;
+            end = i + 1;
         }
     }
     if (total > a->enc_cap) {
@@ -211,7 +198,7 @@ static int encode_all(struct craft_actions *a)
         a->enc_cap = total;
     }
     size_t off = 0;
-    for (size_t i = 0; i < a->n; i++) {
+    for (size_t i = 0; i < end; i++) {
         struct craft_action *x = &a->v[i];
         if (x->type == CRAFT_ACTION_SEND) {
             x->enc_off = off;

@@ -32,7 +32,7 @@ void craft_maybe_commit(struct craft_engine *e)
     if (n == 0) {
         return;
     }
-    uint64_t q = m[craft_quorum(e) - 1];
+    uint64_t q = m[e->quorum - 1];
     if (CRAFT_BUG(e, CRAFT_BUG_COMMIT_NO_QUORUM)) {
         q = m[0];
     }
@@ -66,8 +66,8 @@ void craft_flush_apply(struct craft_engine *e)
         return;
     }
     struct craft_action *x = craft_actions_push(e->out, CRAFT_ACTION_APPLY);
-    x->index = e->applied + 1;
-    x->count = e->commit - e->applied;
+    craft_action_set_entries(x, &e->log, e->applied + 1,
+                             e->commit - e->applied);
     e->applied = e->commit;
     craft_snapshot_policy(e, x->index, e->commit);
 }

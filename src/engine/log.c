@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "util/copy.h"
+
 void craft_log_init(struct craft_log *l)
 {
     memset(l, 0, sizeof(*l));
@@ -118,7 +120,7 @@ void craft_log_append(const struct craft_alloc *a, struct craft_log *l,
     if (len > 0) {
         struct craft_block *b = l->cur;
         uint8_t *dst = b->data + b->used;
-        memcpy(dst, data, len);
+        craft_copy(dst, data, len);
         b->used += len;
         b->refs++;
         e->data = dst;

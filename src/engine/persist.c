@@ -82,8 +82,8 @@ void craft_flush_storage(struct craft_engine *e)
     if (e->unstable != 0) {
         struct craft_action *x =
             craft_actions_push(e->out, CRAFT_ACTION_APPEND);
-        x->index = e->unstable;
-        x->count = craft_log_last(&e->log) - e->unstable + 1;
+        craft_action_set_entries(x, &e->log, e->unstable,
+                                 craft_log_last(&e->log) - e->unstable + 1);
         e->unstable = 0;
     }
 }

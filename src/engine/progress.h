@@ -68,6 +68,15 @@ struct craft_progress {
     uint32_t in_cap;
 };
 
+/* Slot i of the window ring, i < 2 * in_cap: a subtraction, not a
+ * division by in_cap (which need not be a power of two): the division
+ * was the costliest instruction of sending an append. */
+static inline uint32_t craft_progress_slot(const struct craft_progress *p,
+                                           uint32_t i)
+{
+    return i >= p->in_cap ? i - p->in_cap : i;
+}
+
 /* Whether the in-flight window is full. */
 static inline int craft_progress_full(const struct craft_progress *p)
 {
@@ -160,7 +169,8 @@ static inline void craft_progress_sent_entries(struct craft_progress *p,
     CRAFT_ASSERT(!craft_progress_is_paused(p));
     if (p->state == CRAFT_PROGRESS_STATE_REPLICATE) {
         p->next += n;
-        p->inflight[(p->in_head + p->in_count) % p->in_cap] = p->next - 1;
+        p->inflight[craft_progress_slot(p, p->in_head + p->in_count)] =
+            p->next - 1;
         p->in_count++;
     } else {
         p->probe_sent = 1;
@@ -191,7 +201,7 @@ static inline void craft_progress_acked(struct craft_progress *p,
                                         uint64_t index)
 {
     while (p->in_count > 0 && p->inflight[p->in_head] <= index) {
-        p->in_head = (p->in_head + 1) % p->in_cap;
+        p->in_head = craft_progress_slot(p, p->in_head + 1);
         p->in_count--;
     }
 }
@@ -241,7 +251,7 @@ static inline void craft_progress_heartbeat_resp(struct craft_progress *p)
     CRAFT_ASSERT(p->state != CRAFT_PROGRESS_STATE_SNAPSHOT);
     p->probe_sent = 0;
     if (p->state == CRAFT_PROGRESS_STATE_REPLICATE && craft_progress_full(p)) {
-        p->in_head = (p->in_head + 1) % p->in_cap;
+        p->in_head = craft_progress_slot(p, p->in_head + 1);
         p->in_count--;
     }
 }

@@ -36,9 +36,7 @@ struct craft_msg *craft_send_independent(struct craft_engine *e,
 }
 
 /* An APPEND is independent too (§10.2.1). Its entries are the log's
- * first..first+count-1: the action keeps the range, and the message gets
- * the entries when the step ends (craft_actions_resolve), since the log
- * may still grow or move during the step. */
+ * first..first+count-1 (the action keeps the range for its accessors). */
 struct craft_msg *craft_send_entries(struct craft_engine *e, uint64_t to,
                                      uint64_t first, uint64_t count)
 {
@@ -47,8 +45,7 @@ struct craft_msg *craft_send_entries(struct craft_engine *e, uint64_t to,
     craft_flush_hard_state(e);
     struct craft_action *x = push_send(e, CRAFT_MSG_APPEND, to);
     if (count > 0) {
-        x->index = first;
-        x->count = count;
+        craft_action_set_entries(x, &e->log, first, count);
     }
     return &x->msg;
 }

@@ -140,8 +140,8 @@ void host_start(struct host *h, int voters)
         struct host_node *nd = &h->nodes[i];
         host_node_start(h, nd);
         if (i < voters) {
-            craft_event ev = CRAFT_EVENT_INIT;
-            ev.type = CRAFT_EVENT_BOOTSTRAP;
+            craft_event ev;
+            host_event_init(&ev, CRAFT_EVENT_BOOTSTRAP);
             ev.ids = ids;
             ev.nids = (size_t)voters;
             host_step(h, nd, &ev);
@@ -254,8 +254,8 @@ static int on_append(void *ctx, craft_actions *a, size_t i)
         HOST_CHECK(h, cnt >= 1);
         HOST_CHECK(h, idx == nd->last + 1);
     }
+    uint64_t term = 0;
     for (size_t k = 0; k < cnt; k++) {
-        uint64_t term;
         uint32_t type;
         const void *d;
         size_t len;
@@ -264,7 +264,9 @@ static int on_append(void *ctx, craft_actions *a, size_t i)
         host_disk_append(h, nd, idx + k, term, type, d, len);
     }
     nd->pending_index = nd->last;
-    nd->pending_term = host_entry_at(nd, nd->last)->term;
+    /* The term of the last entry written (looked up only when none was:
+     * an empty APPEND, which check refuses). */
+    nd->pending_term = cnt > 0 ? term : host_entry_at(nd, nd->last)->term;
     return HOST_NEXT;
 }
 
@@ -296,6 +298,10 @@ static int on_apply(void *ctx, craft_actions *a, size_t i)
         HOST_CHECK(h, idx == nd->applied + 1);
         HOST_CHECK(h, idx + cnt - 1 <= nd->last);
     }
+    /* The knobs hold for the whole list: read once, not per entry. */
+    const struct host_sm *sm =
+        h->sm != NULL && h->sm->apply != NULL ? h->sm : NULL;
+    int check = h->check, record = h->record;
     for (size_t k = 0; k < cnt; k++) {
         uint64_t term;
         uint32_t type;
@@ -303,14 +309,14 @@ static int on_apply(void *ctx, craft_actions *a, size_t i)
         size_t len;
         HOST_CHECK(h, craft_action_entry(a, i, k, &term, &type, &d, &len) ==
                           CRAFT_OK);
-        if (h->check && idx + k >= nd->first) {
+        if (check && idx + k >= nd->first) {
             struct host_entry *en = host_entry_at(nd, idx + k);
             HOST_CHECK(h, en->term == term && en->type == type &&
                               en->data.len == len &&
                               (len == 0 || memcmp(en->data.p, d, len) == 0));
         }
-        if (h->sm != NULL && h->sm->apply != NULL) {
-            h->sm->apply(h->sm->user, nd, idx + k, term, type, d, len);
+        if (sm != NULL) {
+            sm->apply(sm->user, nd, idx + k, term, type, d, len);
         } else if (type == CRAFT_ENTRY_NORMAL) {
             uint32_t l32 = (uint32_t)len;
             host_bytes_put(h, &nd->sm, &l32, sizeof(l32));
@@ -319,7 +325,7 @@ static int on_apply(void *ctx, craft_actions *a, size_t i)
         if (type == CRAFT_ENTRY_NORMAL) {
             nd->napplied_normal++;
         }
-        if (h->record) {
+        if (record) {
             host_applied_term_set(h, nd, idx + k, term);
             host_settle_receipts(nd, idx + k, term);
         }
@@ -461,8 +467,14 @@ static const struct host_ops cluster_ops = {
 
 /* ---- stepping ----------------------------------------------------------- */
 
+/* Steps nd with ev. own is ev itself when the event is the host's own
+ * (then a durability report is added to it in place), NULL when it is
+ * the caller's (then it is copied first). In place, because the copy's
+ * wide loads of an event whose fields were just stored one by one stall
+ * on store forwarding: that was most of step_kind in the profile. */
 static void step_kind(struct host *h, struct host_node *nd,
-                      const craft_event *ev, int kind, int raw)
+                      const craft_event *ev, craft_event *own, int kind,
+                      int raw)
 {
     if (!nd->up) {
         HOST_FAIL(h, "node %llu is down", (unsigned long long)nd->id);
@@ -474,11 +486,14 @@ static void step_kind(struct host *h, struct host_node *nd,
          ev->type == CRAFT_EVENT_PROPOSE)) {
         /* The last APPEND is durable (writes are synchronous): its report
          * rides on this step. */
-        with = *ev;
-        with.flags |= CRAFT_EVENT_F_PERSISTED;
-        with.index = nd->pending_index;
-        with.term = nd->pending_term;
-        ev = &with;
+        if (own == NULL) {
+            with = *ev;
+            own = &with;
+        }
+        own->flags |= CRAFT_EVENT_F_PERSISTED;
+        own->index = nd->pending_index;
+        own->term = nd->pending_term;
+        ev = own;
     }
     nd->steps++;
     int rv = craft_engine_step(nd->e, ev, nd->acts);
@@ -502,19 +517,25 @@ static void step_kind(struct host *h, struct host_node *nd,
 void host_step_raw(struct host *h, struct host_node *nd,
                    const craft_event *ev)
 {
-    step_kind(h, nd, ev, HOST_STEP_EVENT, 1);
+    step_kind(h, nd, ev, NULL, HOST_STEP_EVENT, 1);
 }
 
 void host_step(struct host *h, struct host_node *nd, const craft_event *ev)
 {
-    step_kind(h, nd, ev, HOST_STEP_EVENT, 0);
+    step_kind(h, nd, ev, NULL, HOST_STEP_EVENT, 0);
+}
+
+void host_step_own(struct host *h, struct host_node *nd, craft_event *ev,
+                   int raw)
+{
+    step_kind(h, nd, ev, ev, HOST_STEP_EVENT, raw);
 }
 
 static void answer_read(struct host *h, struct host_node *nd,
                         const struct host_chunk_req *r)
 {
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_SNAPSHOT_CHUNK;
+    craft_event ev;
+    host_event_init(&ev, CRAFT_EVENT_SNAPSHOT_CHUNK);
     ev.peer = r->peer;
     ev.index = r->index;
     ev.offset = r->offset;
@@ -531,7 +552,7 @@ static void answer_read(struct host *h, struct host_node *nd,
             ev.flags = CRAFT_EVENT_F_LAST;
         }
     }
-    step_kind(h, nd, &ev, HOST_STEP_CHUNK, 0);
+    step_kind(h, nd, &ev, &ev, HOST_STEP_CHUNK, 0);
 }
 
 void host_answer_reads(struct host *h, struct host_node *nd)
@@ -568,11 +589,11 @@ void host_take_snapshot(struct host *h, struct host_node *nd)
     if (h->compact) {
         host_log_drop_before(nd, nd->snap.index + 1);
     }
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_SNAPSHOT_TAKEN;
+    craft_event ev;
+    host_event_init(&ev, CRAFT_EVENT_SNAPSHOT_TAKEN);
     ev.index = nd->snap.index;
     ev.term = nd->snap.term;
-    step_kind(h, nd, &ev, HOST_STEP_SNAPSHOT, 0);
+    step_kind(h, nd, &ev, &ev, HOST_STEP_SNAPSHOT, 0);
 }
 
 void host_execute(struct host *h, struct host_node *nd)
@@ -589,14 +610,16 @@ void host_execute(struct host *h, struct host_node *nd)
         }
     }
     size_t next = 0;
-    host_run(&cluster_ops, &x, a, &next);
+    if (craft_actions_count(a) > 0) { /* a leader's late ack has none */
+        host_run(&cluster_ops, &x, a, &next);
+    }
     /* Writes are synchronous: the APPEND is durable now. */
     if (nd->pending_index != 0 && !nd->hold_persist && !h->coalesce_persist) {
-        craft_event ev = CRAFT_EVENT_INIT;
-        ev.type = CRAFT_EVENT_PERSISTED;
+        craft_event ev;
+        host_event_init(&ev, CRAFT_EVENT_PERSISTED);
         ev.index = nd->pending_index;
         ev.term = nd->pending_term;
-        step_kind(h, nd, &ev, HOST_STEP_PERSISTED, 0);
+        step_kind(h, nd, &ev, &ev, HOST_STEP_PERSISTED, 0);
     }
     if (x.take && !nd->hold_take) {
         host_take_snapshot(h, nd);
@@ -617,11 +640,11 @@ void host_execute(struct host *h, struct host_node *nd)
 void host_event(struct host *h, struct host_node *nd, uint32_t type,
                 uint64_t id, uint64_t peer)
 {
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = type;
+    craft_event ev;
+    host_event_init(&ev, type);
     ev.id = id;
     ev.peer = peer;
-    host_step(h, nd, &ev);
+    host_step_own(h, nd, &ev, 0);
 }
 
 void host_tick(struct host *h, struct host_node *nd)
@@ -642,12 +665,12 @@ void host_tick_all(struct host *h)
 void host_propose_batch(struct host *h, struct host_node *nd, uint64_t id,
                         const craft_buf *bufs, size_t n)
 {
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PROPOSE;
+    craft_event ev;
+    host_event_init(&ev, CRAFT_EVENT_PROPOSE);
     ev.id = id;
     ev.bufs = bufs;
     ev.nbufs = n;
-    host_step(h, nd, &ev);
+    host_step_own(h, nd, &ev, 0);
 }
 
 void host_propose(struct host *h, struct host_node *nd, uint64_t id,
@@ -660,11 +683,11 @@ void host_propose(struct host *h, struct host_node *nd, uint64_t id,
 void host_persist(struct host *h, struct host_node *nd, uint64_t index,
                   uint64_t term)
 {
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_PERSISTED;
+    craft_event ev;
+    host_event_init(&ev, CRAFT_EVENT_PERSISTED);
     ev.index = index;
     ev.term = term;
-    host_step(h, nd, &ev);
+    host_step_own(h, nd, &ev, 0);
 }
 
 void host_flush_persist(struct host *h, int leaders_only)

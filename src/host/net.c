@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "util/copy.h"
 
 /* ---- the network -------------------------------------------------------- */
 
@@ -31,7 +32,7 @@ void host_enqueue(struct host *h, uint64_t from, uint64_t to, uint32_t type,
     if (len > buf.cap) {
         host_bytes_reserve(h, &buf, len);
     }
-    memcpy(buf.p, b, len);
+    craft_copy(buf.p, b, len);
     m->from = from;
     m->to = to;
     m->type = type;
@@ -88,25 +89,14 @@ static struct host_node *node_of(struct host *h, uint64_t id)
                                            : host_node(h, id);
 }
 
-static int deliverable(struct host *h, const struct host_msg *m)
-{
-    return node_of(h, m->to)->up && node_of(h, m->from)->up &&
-           !h->cut[m->from][m->to] &&
-           !(m->type <= CRAFT_MSG_TYPE_MAX && h->drop_type[m->type]);
-}
-
 static void step_message(struct host *h, struct host_node *to,
                          const struct host_msg *m, int raw)
 {
-    craft_event ev = CRAFT_EVENT_INIT;
-    ev.type = CRAFT_EVENT_MESSAGE;
+    craft_event ev;
+    host_event_init(&ev, CRAFT_EVENT_MESSAGE);
     ev.data = m->bytes;
     ev.len = m->len;
-    if (raw) {
-        host_step_raw(h, to, &ev);
-    } else {
-        host_step(h, to, &ev);
-    }
+    host_step_own(h, to, &ev, raw);
 }
 
 size_t host_deliver(struct host *h, size_t max)
@@ -118,13 +108,18 @@ size_t host_deliver(struct host *h, size_t max)
     }
     while (h->qhead + k < h->nq && done < max) {
         const struct host_msg *q = &h->q[h->qhead + k];
-        if (h->hold[q->from][q->to] && deliverable(h, q)) {
+        struct host_node *to = node_of(h, q->to);
+        int ok = to->up && node_of(h, q->from)->up &&
+                 !h->cut[q->from][q->to] &&
+                 !(q->type <= CRAFT_MSG_TYPE_MAX && h->drop_type[q->type]);
+        if (ok && h->hold[q->from][q->to]) {
             k++;
             continue;
         }
+        /* Taken out of the queue first: the step may queue more. */
         struct host_msg m = remove_at(h, k);
-        if (deliverable(h, &m)) {
-            step_message(h, node_of(h, m.to), &m, 0);
+        if (ok) {
+            step_message(h, to, &m, 0);
             done++;
         }
         host_msg_free(h, &m);

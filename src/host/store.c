@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "util/copy.h"
 
 /* ---- failures and bytes ------------------------------------------------- */
 
@@ -69,7 +70,7 @@ void host_bytes_put(struct host *h, struct host_bytes *b, const void *d,
 {
     host_bytes_reserve(h, b, b->len + n);
     if (n > 0) {
-        memcpy(b->p + b->len, d, n);
+        craft_copy(b->p + b->len, d, n);
     }
     b->len += n;
 }
@@ -77,6 +78,11 @@ void host_bytes_put(struct host *h, struct host_bytes *b, const void *d,
 void host_bytes_set(struct host *h, struct host_bytes *b, const void *d,
                     size_t n)
 {
+    if (n <= b->cap) { /* the common case: a reused buffer */
+        craft_copy(b->p, d, n);
+        b->len = n;
+        return;
+    }
     b->len = 0;
     host_bytes_put(h, b, d, n);
 }
@@ -165,6 +171,33 @@ struct host_entry *host_entry_at(struct host_node *nd, uint64_t i)
     return host_slot_of(nd, i);
 }
 
+/* Grows the ring to hold live entries (the slow path of host_log_slot). */
+static void log_grow(struct host *h, struct host_node *nd, uint64_t i,
+                     uint64_t live)
+{
+    size_t cap = nd->log_cap ? nd->log_cap : 64;
+    while (cap < live) {
+        cap *= 2;
+    }
+    struct host_entry *nl = calloc(cap, sizeof(*nl));
+    if (nl == NULL) {
+        HOST_FAIL(h, "out of memory");
+    }
+    /* Live entries move to their new slots (with their buffers); the
+     * buffers left behind are freed. */
+    for (uint64_t j = nd->first; j <= nd->last && j < i; j++) {
+        struct host_entry *old = host_slot_of(nd, j);
+        nl[(size_t)j & (cap - 1)] = *old;
+        memset(old, 0, sizeof(*old));
+    }
+    for (size_t k = 0; k < nd->log_cap; k++) {
+        host_bytes_free(&nd->log[k].data);
+    }
+    free(nd->log);
+    nd->log = nl;
+    nd->log_cap = cap;
+}
+
 /* Makes room for entry i (= last + 1). Slots keep their byte buffers, so
  * a warmed-up log allocates nothing. */
 struct host_entry *host_log_slot(struct host *h, struct host_node *nd,
@@ -172,27 +205,7 @@ struct host_entry *host_log_slot(struct host *h, struct host_node *nd,
 {
     uint64_t live = i >= nd->first ? i - nd->first + 1 : 1;
     if (live > nd->log_cap) {
-        size_t cap = nd->log_cap ? nd->log_cap : 64;
-        while (cap < live) {
-            cap *= 2;
-        }
-        struct host_entry *nl = calloc(cap, sizeof(*nl));
-        if (nl == NULL) {
-            HOST_FAIL(h, "out of memory");
-        }
-        /* Live entries move to their new slots (with their buffers);
-         * the buffers left behind are freed. */
-        for (uint64_t j = nd->first; j <= nd->last && j < i; j++) {
-            struct host_entry *old = host_slot_of(nd, j);
-            nl[(size_t)j & (cap - 1)] = *old;
-            memset(old, 0, sizeof(*old));
-        }
-        for (size_t k = 0; k < nd->log_cap; k++) {
-            host_bytes_free(&nd->log[k].data);
-        }
-        free(nd->log);
-        nd->log = nl;
-        nd->log_cap = cap;
+        log_grow(h, nd, i, live);
     }
     return host_slot_of(nd, i);
 }

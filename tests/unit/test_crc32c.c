@@ -128,6 +128,16 @@ START_TEST(test_hw_matches_sw)
                               craft_crc32c_sw(init, buf + off, len));
         }
     }
+    /* From 96 bytes, buffers shorter than 3 x 512 take three chains of
+     * equal blocks of every multiple of 8 bytes up to 504: each length,
+     * at a few offsets. */
+    for (size_t len = 301; len <= 3 * 512 + 24; len++) {
+        for (size_t off = 0; off < 4; off++) {
+            uint32_t init = (uint32_t)test_rand(&s);
+            ck_assert_uint_eq(craft_crc32c(init, buf + off * 3, len),
+                              craft_crc32c_sw(init, buf + off * 3, len));
+        }
+    }
     /* Long buffers take the three-way path in blocks of 3 x 4096 and
      * 3 x 512 bytes: every length near a multiple of either, and random
      * ones, at odd offsets. */
