@@ -55,5 +55,8 @@ void host_applied_term_set(struct host *h, struct host_node *nd, uint64_t i,
 /* net.c */
 void host_enqueue(struct host *h, uint64_t from, uint64_t to, uint32_t type,
                   const void *b, size_t len);
+/* Queues the wire encoding of m, a message an engine emitted (SEND). */
+void host_enqueue_msg(struct host *h, uint64_t from,
+                      const struct craft_msg *m);
 
 #endif /* CRAFT_HOST_INTERNAL_H */
