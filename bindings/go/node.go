@@ -476,11 +476,18 @@ func (n *Node) call(ctx context.Context, op string, read func() error,
 		return callResult{}, err
 	}
 	n.leave()
+	done := ctx.Done()
+	if done == nil {
+		// Never done: a plain receive, cheaper than a select.
+		r := <-w.ch
+		calls.release(w)
+		return r, callError(op, r.status, r.leader, r.cause)
+	}
 	select {
 	case r := <-w.ch:
 		calls.release(w)
 		return r, callError(op, r.status, r.leader, r.cause)
-	case <-ctx.Done():
+	case <-done:
 		if !w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
 			// The completion is running (a Read's function may be
 			// running on the apply thread: a Read never returns while it
