@@ -32,7 +32,12 @@
  *  - timing under load: elections and leader changes during the load
  *    runs, and the longest gap between two messages from the leader to a
  *    follower (heartbeats must keep flowing: the election timeout is
- *    10-20 ticks of 10 ms).
+ *    10-20 ticks of 10 ms);
+ *  - wake-up ceiling: 256 OS threads that each block on a semaphore of
+ *    their own until one server thread, taking their requests from a
+ *    queue, posts it, with no Raft at all: the rate at which this machine
+ *    can wake one blocked thread per op, which bounds "256 threads"
+ *    above (every commit there wakes its blocked caller).
  *
  * Goals (printed beside the figures): 1 client >= 150k ops/s with p99 <=
  * 30 us (threads and async); 256 threads >= 500k ops/s, p99 <= 2 ms;
@@ -41,11 +46,13 @@
  * the baseline measured beside them reads as a ratio.
  *
  * Usage: bench_node [seconds per run, default 2] [idle seconds, default
- * 10] [what: "tahi" = threads, async, hops, idle; default all]
+ * 10] [what: "tahiw" = threads, async, hops, idle, wake-up ceiling;
+ * default all]
  * [only this client count] [1: skip the baseline]
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -614,11 +621,102 @@ static void print_cell(const struct result *r)
            r->csw);
 }
 
+/* ---- the wake-up ceiling ----------------------------------------------- */
+
+#define WAKE_THREADS 256
+
+static struct {
+    sem_t mine[WAKE_THREADS], req;
+    pthread_mutex_t mu;
+    int q[2 * WAKE_THREADS]; /* at most one request per client queued */
+    unsigned qh, qt;
+    atomic_int stop;
+    _Atomic uint64_t ops;
+} wk;
+
+static void *wake_client(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    while (!atomic_load(&wk.stop)) {
+        pthread_mutex_lock(&wk.mu);
+        wk.q[wk.qt++ % (2 * WAKE_THREADS)] = i;
+        pthread_mutex_unlock(&wk.mu);
+        sem_post(&wk.req);
+        while (sem_wait(&wk.mine[i]) != 0) {
+        }
+        atomic_fetch_add_explicit(&wk.ops, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+static void *wake_server(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        while (sem_wait(&wk.req) != 0) {
+        }
+        if (atomic_load(&wk.stop)) {
+            return NULL;
+        }
+        pthread_mutex_lock(&wk.mu);
+        int i = wk.q[wk.qh++ % (2 * WAKE_THREADS)];
+        pthread_mutex_unlock(&wk.mu);
+        sem_post(&wk.mine[i]);
+    }
+}
+
+/* Ops/s of WAKE_THREADS blocked clients woken one per op (0 on failure). */
+static double run_wake_ceiling(double seconds)
+{
+    pthread_t srv, cl[WAKE_THREADS];
+    int started = 0;
+    double rate = 0;
+    memset(&wk, 0, sizeof(wk));
+    pthread_mutex_init(&wk.mu, NULL);
+    sem_init(&wk.req, 0, 0);
+    for (int i = 0; i < WAKE_THREADS; i++) {
+        sem_init(&wk.mine[i], 0, 0);
+    }
+    if (pthread_create(&srv, NULL, wake_server, NULL) != 0) {
+        goto out;
+    }
+    for (; started < WAKE_THREADS; started++) {
+        if (pthread_create(&cl[started], NULL, wake_client,
+                           (void *)(intptr_t)started) != 0) {
+            break;
+        }
+    }
+    if (started == WAKE_THREADS) {
+        usleep((useconds_t)(seconds / 4 * 1e6)); /* warm up */
+        uint64_t o0 = atomic_load(&wk.ops);
+        int64_t t0 = now_ns();
+        usleep((useconds_t)(seconds * 1e6));
+        uint64_t o1 = atomic_load(&wk.ops);
+        rate = (double)(o1 - o0) * 1e9 / (double)(now_ns() - t0);
+    }
+    atomic_store(&wk.stop, 1);
+    sem_post(&wk.req);
+    pthread_join(srv, NULL);
+    for (int i = 0; i < started; i++) {
+        sem_post(&wk.mine[i]); /* a client blocked or about to block */
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(cl[i], NULL);
+    }
+out:
+    for (int i = 0; i < WAKE_THREADS; i++) {
+        sem_destroy(&wk.mine[i]);
+    }
+    sem_destroy(&wk.req);
+    pthread_mutex_destroy(&wk.mu);
+    return rate;
+}
+
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
     double idle_s = argc > 2 ? atof(argv[2]) : 10.0;
-    const char *what = argc > 3 ? argv[3] : "tahi";
+    const char *what = argc > 3 ? argv[3] : "tahiw";
     int only = argc > 4 ? atoi(argv[4]) : 0; /* one client count */
     int modes = argc > 5 ? atoi(argv[5]) : MODES; /* 1: no baseline */
     if (seconds <= 0) {
@@ -718,6 +816,20 @@ int main(int argc, char **argv)
         printf("\nidle CPU of the 3-node cluster over %.0f s: %.2f %% of a "
                "core (goal < 1 %%), baseline %.2f %%\n",
                idle_s, idle[0], idle[1]);
+    }
+    if (strchr(what, 'w') != NULL) {
+        double ceil = run_wake_ceiling(seconds);
+        printf("\nwake-up ceiling: %d OS threads, each blocked until one "
+               "server thread posts it (no Raft): %.1fk ops/s",
+               WAKE_THREADS, ceil / 1e3);
+        for (size_t k = 0; k < NROWS; k++) {
+            if (rows[k].ran && rows[k].threads &&
+                rows[k].clients == WAKE_THREADS && ceil > 0) {
+                printf("; %s reach %.2fx of it", rows[k].name,
+                       rows[k].r[0].rate / ceil);
+            }
+        }
+        printf("\n");
     }
     printf("timing under load: %llu elections, %llu leader changes "
            "(baseline %llu, %llu); longest gap between two messages from "
