@@ -82,7 +82,10 @@ kv_info_field() { # node field
 }
 
 # kv_wait_leader [timeout_s] [node...]: prints the leader's id once every
-# listed node (default: all) knows the same leader.
+# listed node (default: all) knows the same leader. Fails at once when a
+# node's port is answered by another process than the one started here
+# (another cluster on the same ports: its answers would be taken for
+# ours).
 kv_wait_leader() {
     _to=${1:-30}
     shift 2>/dev/null
@@ -92,7 +95,14 @@ kv_wait_leader() {
         _l=
         _ok=1
         for _n in $_nodes; do
-            _x=$(kv_info_field "$_n" leader)
+            _info=$(kv_cli "$_n" INFO 2>/dev/null | tr -d '\r')
+            _x=$(echo "$_info" | sed -n 's/^leader://p')
+            _pa=$(echo "$_info" | sed -n 's/^process_id://p')
+            _pm=$(kv_pid "$_n")
+            if [ -n "$_pa" ] && [ -n "$_pm" ] && [ "$_pa" != "$_pm" ]; then
+                echo "kv-cluster: port $(kv_resp_port "$_n") of node $_n is answered by pid $_pa, not by the node started here (pid $_pm): another cluster on these ports? (KV_PORT)" >&2
+                return 1
+            fi
             if [ -z "$_x" ] || [ "$_x" = 0 ]; then
                 _ok=0
                 break
