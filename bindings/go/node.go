@@ -401,7 +401,7 @@ type waiter struct {
 	id    uintptr // its slot in calls, for life; never 0
 	node  *Node
 	read  func() error // Read only: run on the apply thread
-	state atomic.Int32 // Read only: waiterWaiting, waiterRunning, waiterAbandoned
+	state atomic.Int32 // waiterWaiting, waiterRunning, waiterAbandoned
 	ch    chan callResult
 }
 
@@ -478,27 +478,31 @@ func (n *Node) call(ctx context.Context, op string, read func() error,
 	n.leave()
 	done := ctx.Done()
 	if done == nil {
-		// Never done: a plain receive, cheaper than a select.
-		r := <-w.ch
-		calls.release(w)
-		return r, callError(op, r.status, r.leader, r.cause)
+		return w.take(op) // never done: a plain receive, cheaper than a select
 	}
 	select {
 	case r := <-w.ch:
-		calls.release(w)
-		return r, callError(op, r.status, r.leader, r.cause)
+		return w.finish(op, r)
 	case <-done:
 		if !w.state.CompareAndSwap(waiterWaiting, waiterAbandoned) {
 			// The completion is running (a Read's function may be
 			// running on the apply thread: a Read never returns while it
 			// may still run) or has run: take its result.
-			r := <-w.ch
-			calls.release(w)
-			return r, callError(op, r.status, r.leader, r.cause)
+			return w.take(op)
 		}
 		// The completion still comes, and releases the waiter.
 		return callResult{}, ctxError(op, ctx.Err())
 	}
+}
+
+// take waits for the completion's result and ends the call.
+func (w *waiter) take(op string) (callResult, error) { return w.finish(op, <-w.ch) }
+
+// finish ends the call with its completion's result r: the waiter goes
+// back to the table.
+func (w *waiter) finish(op string, r callResult) (callResult, error) {
+	calls.release(w)
+	return r, callError(op, r.status, r.leader, r.cause)
 }
 
 //export goCraftDone

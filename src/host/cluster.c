@@ -203,7 +203,6 @@ void host_free(struct host *h)
     memset(h, 0, sizeof(*h));
 }
 
-
 /* ---- carrying out actions ----------------------------------------------- */
 
 /* What a step left for after its actions. */
@@ -214,7 +213,6 @@ struct exec {
     struct host_chunk_req reads[64];
     size_t nreads;
 };
-
 
 static void on_truncate(struct exec *x, const struct craft_action *act)
 {
@@ -412,8 +410,6 @@ static int on_unknown(void *ctx, craft_actions *a, size_t i)
     HOST_FAIL(x->h, "unknown action type %d", craft_action_type(a, i));
     return HOST_STOP;
 }
-
-
 
 /* ---- stepping ----------------------------------------------------------- */
 
